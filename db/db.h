@@ -1,0 +1,91 @@
+/* db.h - MariaDB access: DSN parsing, one connection with a prepared-statement cache, a tiny typed
+ * parameter/result API (prepared statements only), and a bounded worker pool that runs database work
+ * off the libevent loop and hands completions back to it. All SQL text lives in db/. */
+#ifndef MC_DB_H
+#define MC_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "err.h"
+
+struct event_base;
+
+typedef struct db_dsn {
+    char user[64];
+    char password[128];
+    char host[128];
+    unsigned port;
+    char dbname[64];
+    char socket[256];
+} db_dsn;
+
+/* Parse "mariadb://user:pass@host[:port]/db[?socket=/path]". */
+mc_err db_dsn_parse(const char *dsn, db_dsn *out, char *why, size_t whycap);
+
+typedef struct db_conn db_conn;
+
+/* Open a connection (UTC session time zone, utf8mb4, autocommit on). *out owned by caller. */
+mc_err db_conn_open(const db_dsn *dsn, int timeout_s, db_conn **out, char *why, size_t whycap);
+void db_conn_close(db_conn *c);
+/* True once a server-gone/lost error was seen: the pool reconnects before the next job. */
+bool db_conn_broken(const db_conn *c);
+/* Last MariaDB error text on this connection (for logs; never sent to clients). */
+const char *db_conn_error(const db_conn *c);
+
+typedef enum { DB_P_NULL, DB_P_STR, DB_P_I64, DB_P_BLOB } db_param_type;
+typedef struct {
+    db_param_type type;
+    const void *ptr;
+    size_t len;
+    long long i64;
+} db_param;
+
+static inline db_param db_str(const char *s)
+{
+    return s ? (db_param){DB_P_STR, s, __builtin_strlen(s), 0} : (db_param){DB_P_NULL, NULL, 0, 0};
+}
+static inline db_param db_blob(const void *p, size_t n) { return (db_param){DB_P_BLOB, p, n, 0}; }
+static inline db_param db_i64(long long v) { return (db_param){DB_P_I64, NULL, 0, v}; }
+static inline db_param db_null(void) { return (db_param){DB_P_NULL, NULL, 0, 0}; }
+
+/* Execute a statement (text must be a string literal: it keys the per-connection statement cache).
+ * Errors: MC_ERR_CONFLICT (duplicate key), MC_ERR_DB_RETRY (deadlock/lock wait),
+ * MC_ERR_DB_UNAVAILABLE (server gone), MC_ERR_INTERNAL. affected/insert_id may be NULL. */
+mc_err db_exec(db_conn *c, const char *sql, const db_param *params, size_t nparams, uint64_t *affected,
+               uint64_t *insert_id);
+
+/* Run a query; every column is fetched as text (NULL stays NULL), capped at 16 MiB per value. */
+typedef struct db_rows db_rows;
+mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t nparams, db_rows **out);
+size_t db_rows_count(const db_rows *r);
+/* Value of row i, column j, or NULL for SQL NULL; *len (may be NULL) gets its length. */
+const char *db_rows_get(const db_rows *r, size_t i, size_t j, size_t *len);
+void db_rows_free(db_rows *r);
+
+mc_err db_begin(db_conn *c);
+mc_err db_commit(db_conn *c);
+void db_rollback(db_conn *c);
+/* Run a multi-statement SQL script (migrations only). */
+mc_err db_script(db_conn *c, const char *sql, char *why, size_t whycap);
+mc_err db_ping(db_conn *c);
+
+/* ---- worker pool ---- */
+typedef struct db_pool db_pool;
+/* Runs on a worker thread. conn is NULL when the database cannot be reached: report 503. */
+typedef void (*db_work_fn)(db_conn *conn, void *arg);
+/* Runs on the loop thread after work finished. */
+typedef void (*db_done_fn)(void *arg);
+
+/* Start nworkers threads (each opens its own connection lazily and reconnects after failures) and a
+ * queue of at most queue_cap jobs. */
+mc_err db_pool_new(struct event_base *base, const db_dsn *dsn, int timeout_s, int nworkers, int queue_cap,
+                   db_pool **out);
+/* Queue a job. MC_ERR_BUSY when the queue is full (caller answers 503), nothing queued then. */
+mc_err db_pool_submit(db_pool *p, db_work_fn work, db_done_fn done, void *arg);
+/* Jobs queued or running. */
+size_t db_pool_pending(db_pool *p);
+/* Stop workers after the queue drains and join them; completions still pending are delivered first. */
+void db_pool_free(db_pool *p);
+
+#endif

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# scripts/quickstart.sh - README command 1: install deps, build, start a private MariaDB, migrate, load the
+# catalog, make the development CA, create demo API keys, start the simulators, and run motcuad in the
+# foreground. Safe to run again: the data dir, keys and CA are reused.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+scripts/deps.sh
+build="$root/build"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$build" -j"$(nproc)"
+run="${MOTCUA_RUN:-$root/.run}"
+mkdir -p "$run"
+db/mariadb.sh start
+export MOTCUA_DB_DSN="$(db/mariadb.sh dsn)"
+admin="$build/motcua-admin"
+"$admin" migrate
+"$admin" catalog load
+if [ -x certs/mkdev-ca.sh ]; then certs/mkdev-ca.sh "$run/certs" >/dev/null; echo "dev CA: $run/certs/ca.crt"; fi
+
+# Demo keys: created once; the keys are kept in a 0600 file for this development instance only
+# (the database holds only their hashes).
+keys="$run/demo-keys.env"
+if [ ! -s "$keys" ]; then
+    umask 077
+    : >"$keys"
+    mk() { "$admin" client create --role "$1" ${2:+--ward "$2"} --name "demo-$1${2:+-$2}" | sed -n 's/^API key.*: //p'; }
+    echo "PORTAL_KEY=$(mk portal)" >>"$keys"
+    echo "NATIONAL_KEY=$(mk national)" >>"$keys"
+    echo "OFFICIAL_KEY=$(mk official 20242)" >>"$keys"
+    echo "MONITOR_KEY=$(mk monitor)" >>"$keys"
+fi
+# shellcheck disable=SC1090
+. "$keys"
+port="${MOTCUA_LISTEN_PORT:-8080}"
+base="http://127.0.0.1:$port"
+cat <<EOM
+
+motcua is starting at $base
+  portal key:   $PORTAL_KEY
+  national key: $NATIONAL_KEY
+  official key: $OFFICIAL_KEY   (ward 20242 Hải Châu)
+  monitor key:  $MONITOR_KEY
+
+Submit a sample birth-registration dossier:
+  curl -si -X POST $base/v1/dossiers -H "Authorization: Bearer $PORTAL_KEY" \\
+       -H 'Content-Type: application/xml' -H "Idempotency-Key: demo-\$(date +%s)" \\
+       --data-binary @$root/tests/samples/1.001193.valid.xml
+Then read it back (use the Location header):
+  curl -s $base/v1/dossiers/<code> -H "Authorization: Bearer $PORTAL_KEY"
+Health: curl -s $base/healthz ; readiness: curl -s $base/readyz
+Ctrl-C stops motcuad gracefully; db/mariadb.sh stop stops the database.
+
+EOM
+exec "$build/motcuad"

@@ -1,0 +1,163 @@
+/* admin_main.c - motcua-admin: migrate, catalog load, API clients. Talks to MariaDB directly. */
+#include <libxml/parser.h>
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "boot.h"
+#include "catalog_store.h"
+#include "clients.h"
+#include "migrate.h"
+
+static int usage(void)
+{
+    fprintf(stderr,
+            "usage: motcua-admin [-c config] <command>\n"
+            "  migrate                                   apply db/migrations (idempotent)\n"
+            "  catalog load                              copy schemas/ catalog and units into the database\n"
+            "  client create --role R [--ward W] [--name N]   print a new API key once (only its hash is kept)\n"
+            "  client list\n"
+            "  client revoke <id>\n"
+            "  config-table                              print the configuration table (Markdown)\n"
+            "roles: portal, national, official (needs --ward), monitor\n");
+    return 2;
+}
+
+static int cmd_migrate(const mc_config *cfg, db_conn *c)
+{
+    char why[512] = "";
+    int from = 0, to = 0;
+    mc_err rc = migrate_apply(c, cfg->migrations_dir, &from, &to, why, sizeof(why));
+    if (rc) {
+        fprintf(stderr, "migrate: %s (%s)\n", why, mc_err_name(rc));
+        return 1;
+    }
+    if (from == to) printf("schema is at version %d: nothing to do\n", to);
+    else printf("schema migrated from version %d to %d\n", from, to);
+    return 0;
+}
+
+static int cmd_catalog_load(app *a, db_conn *c)
+{
+    size_t np = 0, nu = 0;
+    if (boot_data(a)) return 1;
+    mc_err rc = catalog_store_load(c, a->cat, &np, &nu);
+    if (rc) {
+        fprintf(stderr, "catalog load: %s (%s)\n", mc_err_name(rc), db_conn_error(c));
+        return 1;
+    }
+    printf("catalog loaded: %zu procedures, %zu units\n", np, nu);
+    return 0;
+}
+
+static int cmd_client_create(int argc, char **argv, db_conn *c)
+{
+    const char *role = NULL, *ward = NULL, *name = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--role") == 0 && i + 1 < argc) role = argv[++i];
+        else if (strcmp(argv[i], "--ward") == 0 && i + 1 < argc) ward = argv[++i];
+        else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc) name = argv[++i];
+        else return usage();
+    }
+    if (auth_role_parse(role) == ROLE_NONE) {
+        fprintf(stderr, "client create: --role must be portal, national, official or monitor\n");
+        return 2;
+    }
+    if (auth_role_parse(role) == ROLE_OFFICIAL && (!ward || !*ward)) {
+        fprintf(stderr, "client create: an official key needs --ward <ward code>\n");
+        return 2;
+    }
+    char key[64], prefix[13], defname[64];
+    unsigned char hash[32];
+    uint64_t id = 0;
+    if (!name) {
+        snprintf(defname, sizeof(defname), "%s%s%s", role, ward ? "-" : "", ward ? ward : "");
+        name = defname;
+    }
+    if (auth_key_new(key, sizeof(key), prefix, hash) || clients_insert(c, name, role, ward, prefix, hash, &id)) {
+        fprintf(stderr, "client create: failed (%s)\n", db_conn_error(c));
+        return 1;
+    }
+    printf("client %llu (%s, role %s%s%s)\nAPI key (shown once, store it now): %s\n", (unsigned long long)id, name,
+           role, ward ? ", ward " : "", ward ? ward : "", key);
+    return 0;
+}
+
+static int cmd_client_list(db_conn *c)
+{
+    db_rows *r = NULL;
+    if (clients_list(c, &r)) {
+        fprintf(stderr, "client list: %s\n", db_conn_error(c));
+        return 1;
+    }
+    printf("%-5s %-24s %-9s %-6s %-13s %-27s %s\n", "id", "name", "role", "ward", "key prefix", "created (UTC)",
+           "revoked (UTC)");
+    for (size_t i = 0; i < db_rows_count(r); i++)
+        printf("%-5s %-24s %-9s %-6s %-13s %-27s %s\n", db_rows_get(r, i, 0, NULL), db_rows_get(r, i, 1, NULL),
+               db_rows_get(r, i, 2, NULL), db_rows_get(r, i, 3, NULL), db_rows_get(r, i, 4, NULL),
+               db_rows_get(r, i, 5, NULL), db_rows_get(r, i, 6, NULL));
+    db_rows_free(r);
+    return 0;
+}
+
+static int cmd_client_revoke(const char *arg, db_conn *c)
+{
+    char *end = NULL;
+    unsigned long long id = strtoull(arg, &end, 10);
+    if (!*arg || *end) return usage();
+    mc_err rc = clients_revoke(c, id);
+    if (rc == MC_ERR_NOT_FOUND) {
+        fprintf(stderr, "client revoke: no active client %llu\n", id);
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "client revoke: %s\n", db_conn_error(c));
+        return 1;
+    }
+    printf("client %llu revoked (cached keys expire within auth_cache_ttl_s)\n", id);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    app a;
+    db_conn *c = NULL;
+    db_dsn dsn;
+    const char *cfg_path = NULL;
+    int i = 1, status = 2;
+    memset(&a, 0, sizeof(a));
+    if (i + 1 < argc && strcmp(argv[i], "-c") == 0) {
+        cfg_path = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc) return usage();
+    if (boot_config(&a.cfg, cfg_path)) return 1;
+    if (strcmp(argv[i], "config-table") == 0) {
+        config_print_table();
+        return 0;
+    }
+    mysql_library_init(0, NULL, NULL);
+    xmlInitParser();
+    if (boot_connect(&a.cfg, &dsn, &c)) {
+        status = 1;
+        goto out;
+    }
+    if (strcmp(argv[i], "migrate") == 0 && i + 1 == argc) status = cmd_migrate(&a.cfg, c);
+    else if (strcmp(argv[i], "catalog") == 0 && i + 2 == argc && strcmp(argv[i + 1], "load") == 0)
+        status = cmd_catalog_load(&a, c);
+    else if (strcmp(argv[i], "client") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i + 1], "create") == 0) status = cmd_client_create(argc - i - 2, argv + i + 2, c);
+        else if (strcmp(argv[i + 1], "list") == 0 && i + 2 == argc) status = cmd_client_list(c);
+        else if (strcmp(argv[i + 1], "revoke") == 0 && i + 3 == argc) status = cmd_client_revoke(argv[i + 2], c);
+        else status = usage();
+    } else status = usage();
+out:
+    db_conn_close(c);
+    calendar_free(a.cal);
+    catalog_free(a.cat);
+    xmlCleanupParser();
+    mysql_library_end();
+    return status;
+}

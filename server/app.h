@@ -1,0 +1,60 @@
+/* app.h - what a running motcuad shares between the loop and the worker threads. Everything here is
+ * read-only after start-up except the objects that carry their own locks (auth cache, pool). */
+#ifndef MC_APP_H
+#define MC_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "auth.h"
+#include "calendar.h"
+#include "catalog.h"
+#include "config.h"
+#include "db.h"
+#include "reply.h"
+#include "xmlsafe.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+typedef struct app {
+    mc_config cfg;
+    catalog *cat;
+    calendar *cal;
+    auth_cache *auth;
+    db_pool *pool;
+    xmlsafe_limits xml;
+    struct event_base *base;
+    struct evhttp *http;
+    void *listener;             /* evhttp_bound_socket */
+    bool draining;
+    uint64_t in_flight;         /* loop thread only */
+    uint64_t served;
+} app;
+
+/* One HTTP request on its way through a worker. Handlers fill `out` and never send. */
+typedef struct http_job {
+    app *app;
+    struct evhttp_request *req;
+    const struct route *route;
+    char method[8];
+    char path[256];
+    char param[64];             /* the {code} path segment, if any */
+    char query[512];
+    char request_id[40];
+    char authorization[160];
+    char idem_key[160];
+    char content_type[128];
+    char *body;
+    size_t body_len;
+    auth_client client;
+    reply out;
+    struct timespec start;
+} http_job;
+
+/* A route handler: runs on a worker thread with its own connection (never NULL here). */
+typedef void (*route_fn)(http_job *j, db_conn *c);
+
+#endif

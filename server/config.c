@@ -1,0 +1,170 @@
+/* config.c - the configuration table and its loader. Adding a key means adding one row below. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CT_INT, CT_LONG, CT_STR } config_type;
+
+typedef struct {
+    const char *name;
+    config_type type;
+    size_t offset;
+    size_t size;          /* for strings: buffer size */
+    const char *def;
+    long min, max;        /* for numbers */
+    const char *desc;
+} config_row;
+
+#define SRC MOTCUA_SOURCE_DIR
+#define ROW_I(n, d, lo, hi, txt) {#n, CT_INT, offsetof(mc_config, n), sizeof(int), d, lo, hi, txt}
+#define ROW_L(n, d, lo, hi, txt) {#n, CT_LONG, offsetof(mc_config, n), sizeof(long), d, lo, hi, txt}
+#define ROW_S(n, d, txt) {#n, CT_STR, offsetof(mc_config, n), sizeof(((mc_config *)0)->n), d, 0, 0, txt}
+
+static const config_row rows[] = {
+    ROW_S(listen_addr, "127.0.0.1", "address the HTTP API binds to"),
+    ROW_I(listen_port, "8080", 1, 65535, "TCP port of the HTTP API"),
+    ROW_S(db_dsn, "mariadb://motcua:motcua-dev@localhost/motcua?socket=" SRC "/.run/mariadb/mysqld.sock",
+          "MariaDB target: mariadb://user:pass@host[:port]/db[?socket=/path]"),
+    ROW_I(db_pool_size, "8", 1, 128, "database worker threads, one connection each"),
+    ROW_I(db_queue_cap, "2048", 16, 1000000, "requests waiting for a database worker before 503"),
+    ROW_I(db_connect_timeout_s, "2", 1, 60, "connect/read timeout towards MariaDB (seconds)"),
+    ROW_S(schemas_dir, SRC "/schemas", "directory of catalog.json, units.json and the XSDs"),
+    ROW_S(holidays_file, SRC "/schemas/calendar/holidays-vn.txt", "holiday table (data file: edit and restart, no rebuild)"),
+    ROW_S(migrations_dir, SRC "/db/migrations", "ordered SQL migrations"),
+    ROW_L(http_max_body, "16777216", 1024, 1073741824, "largest HTTP body read at all (bytes)"),
+    ROW_I(http_timeout_s, "30", 1, 3600, "HTTP read/write timeout (seconds)"),
+    ROW_L(xml_max_bytes, "1048576", 1024, 67108864, "largest dossier XML (bytes)"),
+    ROW_I(xml_max_depth, "64", 4, 1024, "deepest XML element nesting"),
+    ROW_L(xml_max_attr_len, "4096", 16, 16777216, "longest XML attribute value (bytes)"),
+    ROW_I(xml_max_attrs, "32", 1, 4096, "most attributes on one XML element"),
+    ROW_L(xml_max_text_len, "65536", 16, 16777216, "longest XML text node (bytes)"),
+    ROW_L(xml_max_nodes, "20000", 16, 10000000, "most XML elements in one document"),
+    ROW_I(rate_limit_rps, "1000", 0, 1000000, "requests per second per API client (0 = off)"),
+    ROW_I(rate_limit_burst, "2000", 1, 10000000, "token-bucket burst per API client"),
+    ROW_I(auth_cache_ttl_s, "10", 0, 3600, "how long a verified API key is cached (revocation delay)"),
+    ROW_I(shutdown_grace_ms, "10000", 0, 600000, "how long SIGTERM waits for in-flight requests"),
+    ROW_I(tz_offset_min, "420", -720, 840, "local time offset for the calendar and codes (Asia/Ho_Chi_Minh)"),
+    ROW_S(log_level, "info", "debug | info | warn | error"),
+};
+
+static mc_err set_row(mc_config *cfg, const config_row *r, const char *value, char *why, size_t whycap)
+{
+    char *p = (char *)cfg + r->offset;
+    if (r->type == CT_STR) {
+        size_t n = strlen(value);
+        if (n >= r->size) {
+            snprintf(why, whycap, "config key '%s': value longer than %zu bytes", r->name, r->size - 1);
+            return MC_ERR_CONFIG;
+        }
+        memcpy(p, value, n + 1);
+        return MC_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    while (end && isspace((unsigned char)*end)) end++;
+    if (errno || end == value || (end && *end)) {
+        snprintf(why, whycap, "config key '%s': '%s' is not an integer", r->name, value);
+        return MC_ERR_CONFIG;
+    }
+    if (v < r->min || v > r->max) {
+        snprintf(why, whycap, "config key '%s': %ld is outside [%ld, %ld]", r->name, v, r->min, r->max);
+        return MC_ERR_CONFIG;
+    }
+    if (r->type == CT_INT) *(int *)p = (int)v;
+    else *(long *)p = v;
+    return MC_OK;
+}
+
+static const config_row *find_row(const char *key)
+{
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (strcmp(rows[i].name, key) == 0) return &rows[i];
+    return NULL;
+}
+
+mc_err config_set(mc_config *cfg, const char *key, const char *value, char *why, size_t whycap)
+{
+    const config_row *r = find_row(key);
+    if (!r) {
+        snprintf(why, whycap, "unknown config key '%s'", key);
+        return MC_ERR_CONFIG;
+    }
+    return set_row(cfg, r, value, why, whycap);
+}
+
+void config_defaults(mc_config *cfg)
+{
+    char why[128];
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        (void)set_row(cfg, &rows[i], rows[i].def, why, sizeof(why)); /* defaults are in bounds by construction */
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s)) s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1])) *--e = '\0';
+    return s;
+}
+
+static mc_err load_file(mc_config *cfg, const char *path, char *why, size_t whycap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(why, whycap, "config file '%s': %s", path, strerror(errno));
+        return MC_ERR_CONFIG;
+    }
+    char line[1024];
+    int lineno = 0;
+    mc_err rc = MC_OK;
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *s = trim(line);
+        if (!*s || *s == '#') continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(why, whycap, "config file '%s' line %d: expected key = value", path, lineno);
+            rc = MC_ERR_CONFIG;
+            break;
+        }
+        *eq = '\0';
+        rc = config_set(cfg, trim(s), trim(eq + 1), why, whycap);
+        if (rc) break;
+    }
+    fclose(f);
+    return rc;
+}
+
+mc_err config_load(mc_config *cfg, const char *path, char *why, size_t whycap)
+{
+    mc_err rc;
+    if (path && (rc = load_file(cfg, path, why, whycap))) return rc;
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        char env[96] = "MOTCUA_";
+        size_t n = strlen(env);
+        for (const char *k = rows[i].name; *k && n < sizeof(env) - 1; k++) env[n++] = (char)toupper((unsigned char)*k);
+        env[n] = '\0';
+        const char *v = getenv(env);
+        if (v && (rc = set_row(cfg, &rows[i], v, why, whycap))) return rc;
+    }
+    return MC_OK;
+}
+
+void config_print_table(void)
+{
+    static const char *tn[] = {"int", "long", "string"};
+    printf("| key | type | default | bounds | description |\n|---|---|---|---|---|\n");
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const config_row *r = &rows[i];
+        char b[64] = "";
+        if (r->type != CT_STR) snprintf(b, sizeof(b), "%ld..%ld", r->min, r->max);
+        printf("| `%s` | %s | `%s` | %s | %s |\n", r->name, tn[r->type], r->def, b, r->desc);
+    }
+}

@@ -1,0 +1,139 @@
+/* dossier_api.c - reading dossiers. Scoping: a portal or national client sees only what it submitted,
+ * an official only its ward's dossiers; anything else is 404 so codes do not leak. */
+#include "dossier_api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dossiers.h"
+#include "migrate.h"
+#include "pid.h"
+#include "tfmt.h"
+
+static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
+
+static json_t *local_time(const app *a, const char *db_utc)
+{
+    char buf[40];
+    time_t t = tfmt_db_parse(db_utc);
+    if (t == (time_t)-1) return json_null();
+    calendar_format_local(a->cal, t, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static bool visible(const http_job *j, db_rows *r)
+{
+    const auth_client *cl = &j->client;
+    if (cl->role == ROLE_OFFICIAL) return cl->ward[0] && strcmp(cl->ward, col(r, 0, DC_WARD)) == 0;
+    if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
+        return strtoull(col(r, 0, DC_CLIENT), NULL, 10) == cl->id;
+    return false;
+}
+
+/* Load the dossier named by the path and check scope; on failure j->out is set and NULL returned. */
+static db_rows *load(http_job *j, db_conn *c)
+{
+    db_rows *r = NULL;
+    mc_err rc = dossiers_get(c, j->param, &r);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not read the dossier", NULL);
+        return NULL;
+    }
+    if (db_rows_count(r) == 0 || !visible(j, r)) {
+        db_rows_free(r);
+        reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path, "no dossier with this code is visible to this client", NULL);
+        return NULL;
+    }
+    snprintf(j->out.dossier_code, sizeof(j->out.dossier_code), "%s", j->param);
+    return r;
+}
+
+void dossier_api_get(http_job *j, db_conn *c)
+{
+    db_rows *r = load(j, c), *comps = NULL;
+    if (!r) return;
+    uint64_t id = strtoull(col(r, 0, DC_ID), NULL, 10);
+    mc_err rc = dossiers_components(c, id, &comps);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not read the dossier's components", NULL);
+        goto out;
+    }
+    char masked[16];
+    json_t *o = json_object(), *ap = json_object(), *arr = json_array();
+    const catalog_proc *p = catalog_find(j->app->cat, col(r, 0, DC_PROCEDURE));
+    json_object_set_new(o, "dossierCode", json_string(col(r, 0, DC_CODE)));
+    json_object_set_new(o, "procedure", json_string(col(r, 0, DC_PROCEDURE)));
+    if (p) json_object_set_new(o, "procedureName", json_string(p->name_vi));
+    json_object_set_new(o, "ward", json_string(col(r, 0, DC_WARD)));
+    json_object_set_new(o, "agencyId", json_string(col(r, 0, DC_AGENCY)));
+    json_object_set_new(o, "channel", json_integer(atoi(col(r, 0, DC_CHANNEL))));
+    json_object_set_new(o, "source", json_string(col(r, 0, DC_SOURCE)));
+    json_object_set_new(ap, "personalId", json_string(pid_mask(col(r, 0, DC_PID), masked, sizeof(masked))));
+    json_object_set_new(ap, "fullName", json_string(col(r, 0, DC_NAME)));
+    json_object_set_new(o, "applicant", ap);
+    json_object_set_new(o, "summary", json_string(col(r, 0, DC_SUMMARY)));
+    json_object_set_new(o, "state", json_string(col(r, 0, DC_STATE)));
+    json_object_set_new(o, "nationalStatus", json_integer(atoi(col(r, 0, DC_NATIONAL))));
+    json_object_set_new(o, "receivedAt", local_time(j->app, col(r, 0, DC_RECEIVED)));
+    json_object_set_new(o, "dueAt", col(r, 0, DC_DUE) ? local_time(j->app, col(r, 0, DC_DUE)) : json_null());
+    json_object_set_new(o, "version", json_integer(atoi(col(r, 0, DC_VERSION))));
+    for (size_t i = 0; i < db_rows_count(comps); i++) {
+        json_t *c1 = json_object();
+        json_object_set_new(c1, "code", json_string(col(comps, i, 0)));
+        json_object_set_new(c1, "name", json_string(col(comps, i, 1)));
+        json_object_set_new(c1, "required", json_boolean(strcmp(col(comps, i, 2), "1") == 0));
+        json_object_set_new(c1, "satisfiedBy", json_string(col(comps, i, 3)));
+        if (col(comps, i, 4)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, 4)));
+        if (col(comps, i, 5)) json_object_set_new(c1, "fileName", json_string(col(comps, i, 5)));
+        if (col(comps, i, 6)) json_object_set_new(c1, "requestedResultId", json_string(col(comps, i, 6)));
+        json_array_append_new(arr, c1);
+    }
+    json_object_set_new(o, "components", arr);
+    snprintf(j->out.etag, sizeof(j->out.etag), "\"v%s\"", col(r, 0, DC_VERSION));
+    reply_json(&j->out, 200, o);
+out:
+    db_rows_free(comps);
+    db_rows_free(r);
+}
+
+void dossier_api_history(http_job *j, db_conn *c)
+{
+    db_rows *r = load(j, c), *h = NULL;
+    if (!r) return;
+    mc_err rc = dossiers_history(c, strtoull(col(r, 0, DC_ID), NULL, 10), &h);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not read the history", NULL);
+        goto out;
+    }
+    json_t *o = json_object(), *arr = json_array();
+    json_object_set_new(o, "dossierCode", json_string(col(r, 0, DC_CODE)));
+    for (size_t i = 0; i < db_rows_count(h); i++) {
+        json_t *e = json_object();
+        json_object_set_new(e, "at", local_time(j->app, col(h, i, 0)));
+        json_object_set_new(e, "action", json_string(col(h, i, 1)));
+        json_object_set_new(e, "fromState", col(h, i, 2) ? json_string(col(h, i, 2)) : json_null());
+        json_object_set_new(e, "toState", json_string(col(h, i, 3)));
+        json_object_set_new(e, "nationalStatus", json_integer(atoi(col(h, i, 4))));
+        if (col(h, i, 6)) json_object_set_new(e, "note", json_string(col(h, i, 6)));
+        json_array_append_new(arr, e);
+    }
+    json_object_set_new(o, "history", arr);
+    reply_json(&j->out, 200, o);
+out:
+    db_rows_free(h);
+    db_rows_free(r);
+}
+
+void dossier_api_ready(http_job *j, db_conn *c)
+{
+    char why[256] = "";
+    mc_err rc = db_ping(c);
+    if (!rc) rc = migrate_check(c, why, sizeof(why));
+    if (rc) {
+        reply_problem(&j->out, rc == MC_ERR_DB_UNAVAILABLE ? rc : MC_ERR_DB_UNAVAILABLE, j->path,
+                      why[0] ? why : "database not reachable", NULL);
+        return;
+    }
+    reply_json_text(&j->out, 200, "{\"status\":\"ready\"}", 18);
+}

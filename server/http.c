@@ -1,0 +1,288 @@
+/* http.c - the evhttp front. The loop thread matches the route, copies what the handler needs out of
+ * the request, and queues a job on the database worker pool; the worker authenticates, checks the
+ * role and rate, and runs the handler; the loop sends the reply and writes one log line. */
+#include "http.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dossier_api.h"
+#include "intake.h"
+#include "log.h"
+
+typedef struct route {
+    const char *method;
+    const char *pattern;   /* "{}" matches one path segment */
+    unsigned roles;        /* 0: public, no key */
+    route_fn fn;
+} route;
+
+static const route routes[] = {
+    {"POST", "/v1/dossiers", ROLE_PORTAL | ROLE_NATIONAL, intake_post},
+    {"GET", "/v1/dossiers/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_get},
+    {"GET", "/v1/dossiers/{}/history", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_history},
+    {"GET", "/readyz", 0, dossier_api_ready},
+};
+#define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static bool seg_ok(const char *s, size_t n)
+{
+    if (n == 0 || n >= 64) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_'))
+            return false;
+    }
+    return true;
+}
+
+/* Match path against pattern; on success copy the {} segment into param. */
+static bool match(const char *pattern, const char *path, char *param, size_t cap)
+{
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (p[0] == '{' && p[1] == '}') {
+            const char *e = strchr(s, '/');
+            size_t n = e ? (size_t)(e - s) : strlen(s);
+            if (!seg_ok(s, n) || n >= cap) return false;
+            memcpy(param, s, n);
+            param[n] = '\0';
+            s += n;
+            p += 2;
+        } else if (*p++ != *s++) {
+            return false;
+        }
+    }
+    return !*p && !*s;
+}
+
+static void new_request_id(char *out, size_t cap)
+{
+    unsigned char r[12];
+    static const char hex[] = "0123456789abcdef";
+    if (RAND_bytes(r, sizeof(r)) != 1) memset(r, 0, sizeof(r));
+    size_t i = 0;
+    for (; i < sizeof(r) && 2 * i + 2 < cap; i++) {
+        out[2 * i] = hex[r[i] >> 4];
+        out[2 * i + 1] = hex[r[i] & 15];
+    }
+    out[2 * i] = '\0';
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+static void log_request(const http_job *j)
+{
+    char cl[32] = "-";
+    if (j->client.id) snprintf(cl, sizeof(cl), "%llu", (unsigned long long)j->client.id);
+    log_msg(j->out.status >= 500 ? LOG_WARN : LOG_INFO,
+            "req=%s method=%s route=%s status=%d ms=%.2f client=%s dossier=%s%s%s", j->request_id, j->method,
+            j->route ? j->route->pattern : j->path, j->out.status, ms_since(&j->start), cl,
+            j->out.dossier_code[0] ? j->out.dossier_code : "-", j->out.err ? " problem=" : "",
+            j->out.err ? mc_err_name(j->out.err) : "");
+}
+
+static void job_free(http_job *j)
+{
+    if (!j) return;
+    reply_clear(&j->out);
+    free(j->body);
+    free(j);
+}
+
+/* Loop thread: send, log, release. */
+static void finish(http_job *j)
+{
+    reply_send(j->req, &j->out, j->request_id);
+    log_request(j);
+    j->app->in_flight--;
+    j->app->served++;
+    job_free(j);
+}
+
+static void job_done(void *arg) { finish(arg); }
+
+/* Worker thread. */
+static void job_work(db_conn *c, void *arg)
+{
+    http_job *j = arg;
+    app *a = j->app;
+    if (!c) {
+        reply_problem(&j->out, MC_ERR_DB_UNAVAILABLE, j->path, "the database cannot be reached; nothing was stored",
+                      NULL);
+        return;
+    }
+    if (j->route->roles) {
+        mc_err rc = auth_resolve(a->auth, c, j->authorization, &j->client);
+        if (rc) {
+            reply_problem(&j->out, rc, j->path,
+                          rc == MC_ERR_UNAUTHORIZED ? "send a valid API key as 'Authorization: Bearer mck_...'"
+                                                    : "could not check the API key",
+                          NULL);
+            return;
+        }
+        if (!(j->route->roles & j->client.role)) {
+            char d[160];
+            snprintf(d, sizeof(d), "role '%s' may not %s %s", auth_role_name(j->client.role), j->method,
+                     j->route->pattern);
+            reply_problem(&j->out, MC_ERR_FORBIDDEN, j->path, d, NULL);
+            return;
+        }
+        if (!auth_rate_take(a->auth, j->client.id)) {
+            j->out.retry_after = 1;
+            reply_problem(&j->out, MC_ERR_RATE_LIMITED, j->path, "request rate over this client's limit", NULL);
+            return;
+        }
+    }
+    j->route->fn(j, c);
+}
+
+static void copy_header(struct evkeyvalq *h, const char *name, char *dst, size_t cap)
+{
+    const char *v = evhttp_find_header(h, name);
+    snprintf(dst, cap, "%s", v ? v : "");
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
+}
+
+/* Reply from the loop thread without a worker (health, routing errors, overload). */
+static void answer_now(http_job *j, int status, mc_err err, const char *detail)
+{
+    if (err) reply_problem(&j->out, err, j->path, detail, NULL);
+    else reply_json_text(&j->out, status, detail, strlen(detail));
+    finish(j);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    app *a = arg;
+    http_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        evhttp_send_error(req, 503, "out of memory");
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &j->start);
+    j->app = a;
+    j->req = req;
+    a->in_flight++;
+    struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+    copy_header(h, "X-Request-Id", j->request_id, sizeof(j->request_id));
+    if (!seg_ok(j->request_id, strlen(j->request_id))) new_request_id(j->request_id, sizeof(j->request_id));
+    snprintf(j->method, sizeof(j->method), "%s", method_name(evhttp_request_get_command(req)));
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path || strlen(path) >= sizeof(j->path)) {
+        snprintf(j->path, sizeof(j->path), "/");
+        answer_now(j, 0, MC_ERR_NOT_FOUND, "no such resource");
+        return;
+    }
+    snprintf(j->path, sizeof(j->path), "%s", path);
+    snprintf(j->query, sizeof(j->query), "%s", query ? query : "");
+
+    if (strcmp(j->path, "/healthz") == 0) { /* process alive: answered by the loop itself */
+        answer_now(j, 200, MC_OK, a->draining ? "{\"status\":\"draining\"}" : "{\"status\":\"ok\"}");
+        return;
+    }
+    if (a->draining) {
+        j->out.retry_after = 1;
+        answer_now(j, 0, MC_ERR_BUSY, "server is shutting down");
+        return;
+    }
+    bool path_known = false;
+    char allow[64] = "";
+    for (size_t i = 0; i < NROUTES; i++) {
+        char param[64] = "";
+        if (!match(routes[i].pattern, j->path, param, sizeof(param))) continue;
+        path_known = true;
+        size_t al = strlen(allow);
+        snprintf(allow + al, sizeof(allow) - al, "%s%s", al ? ", " : "", routes[i].method);
+        if (strcmp(routes[i].method, j->method) == 0) {
+            j->route = &routes[i];
+            snprintf(j->param, sizeof(j->param), "%s", param);
+        }
+    }
+    if (!j->route) {
+        if (path_known) snprintf(j->out.allow, sizeof(j->out.allow), "%s", allow);
+        answer_now(j, 0, path_known ? MC_ERR_METHOD : MC_ERR_NOT_FOUND,
+                   path_known ? "method not allowed on this resource" : "no such resource");
+        return;
+    }
+    copy_header(h, "Authorization", j->authorization, sizeof(j->authorization));
+    if (!j->authorization[0]) copy_header(h, "X-API-Key", j->authorization, sizeof(j->authorization));
+    copy_header(h, "Idempotency-Key", j->idem_key, sizeof(j->idem_key));
+    copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type));
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    if (n) {
+        if (!(j->body = malloc(n + 1))) {
+            answer_now(j, 0, MC_ERR_NOMEM, "out of memory");
+            return;
+        }
+        evbuffer_remove(in, j->body, n);
+        j->body[n] = '\0';
+        j->body_len = n;
+    }
+    mc_err rc = db_pool_submit(a->pool, job_work, job_done, j);
+    if (rc) {
+        j->out.retry_after = 1;
+        answer_now(j, 0, rc == MC_ERR_BUSY ? MC_ERR_BUSY : rc, "too many requests in flight; retry shortly");
+    }
+}
+
+mc_err http_start(app *a, char *why, size_t whycap)
+{
+    a->http = evhttp_new(a->base);
+    if (!a->http) return MC_ERR_NOMEM;
+    evhttp_set_max_body_size(a->http, (ev_ssize_t)a->cfg.http_max_body);
+    evhttp_set_max_headers_size(a->http, 16384);
+    evhttp_set_timeout(a->http, a->cfg.http_timeout_s);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_HEAD | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(a->http, on_request, a);
+    a->listener = evhttp_bind_socket_with_handle(a->http, a->cfg.listen_addr, (ev_uint16_t)a->cfg.listen_port);
+    if (!a->listener) {
+        snprintf(why, whycap, "cannot listen on %s:%d", a->cfg.listen_addr, a->cfg.listen_port);
+        return MC_ERR_IO;
+    }
+    return MC_OK;
+}
+
+void http_stop_accepting(app *a)
+{
+    a->draining = true;
+    if (a->listener) {
+        evhttp_del_accept_socket(a->http, a->listener);
+        a->listener = NULL;
+    }
+}
+
+void http_free(app *a)
+{
+    if (a->http) evhttp_free(a->http);
+    a->http = NULL;
+}

@@ -1,0 +1,13 @@
+/* http.h - the evhttp front: route table, request -> worker job -> reply, request log, draining. */
+#ifndef MC_HTTP_H
+#define MC_HTTP_H
+
+#include "app.h"
+
+/* Bind and register the request callback. */
+mc_err http_start(app *a, char *why, size_t whycap);
+/* Stop accepting new connections; requests already read are finished (a->draining set). */
+void http_stop_accepting(app *a);
+void http_free(app *a);
+
+#endif

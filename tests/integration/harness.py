@@ -1,0 +1,190 @@
+"""Integration-test harness: a fresh database on the private MariaDB, API clients made with
+motcua-admin, and a real motcuad process on a free port. Standard library only."""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+
+SRC = os.environ.get("MOTCUA_SRC", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+MOTCUAD = os.environ.get("MOTCUAD", os.path.join(SRC, "build", "motcuad"))
+ADMIN = os.environ.get("MOTCUA_ADMIN", os.path.join(SRC, "build", "motcua-admin"))
+MARIADB_SH = os.path.join(SRC, "db", "mariadb.sh")
+SAMPLES = os.path.join(SRC, "tests", "samples")
+PROCEDURES = ["1.001193", "1.000656", "1.004873", "1.000894", "2.000635", "2.000815", "1.004222"]
+
+failures = []
+
+
+def check(cond, what):
+    """Record a failed expectation (the test keeps going, so one run shows every failure)."""
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, flush=True)
+    return cond
+
+
+def finish():
+    if failures:
+        print("%d check(s) failed" % len(failures))
+        sys.exit(1)
+    print("all checks passed")
+    sys.exit(0)
+
+
+def sample(code, kind="valid"):
+    with open(os.path.join(SAMPLES, "%s.%s.xml" % (code, kind)), "rb") as f:
+        return f.read()
+
+
+def mariadb(*args, check_rc=True):
+    return subprocess.run([MARIADB_SH] + list(args), check=check_rc, capture_output=True, text=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+class Response:
+    def __init__(self, status, headers, body, elapsed):
+        self.status, self.headers, self.body, self.elapsed = status, headers, body, elapsed
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+
+class Stack:
+    """One database + clients + a motcuad process."""
+
+    def __init__(self, name, env=None):
+        mariadb("start")
+        self.db = "motcua_test_%s_%d" % (re.sub(r"\W", "_", name), os.getpid())
+        mariadb("sql", "-e", "DROP DATABASE IF EXISTS `%s`; CREATE DATABASE `%s` CHARACTER SET utf8mb4;" % (self.db, self.db))
+        sock = os.path.join(os.environ.get("MOTCUA_RUN", os.path.join(SRC, ".run")), "mariadb", "mysqld.sock")
+        self.env = dict(os.environ)
+        self.env["MOTCUA_DB_DSN"] = "mariadb://motcua:motcua-dev@localhost/%s?socket=%s" % (self.db, sock)
+        self.env["MOTCUA_AUTH_CACHE_TTL_S"] = "0"
+        self.env.update(env or {})
+        self.admin("migrate")
+        self.admin("catalog", "load")
+        self.keys = {}
+        for label, role, ward in [("portal", "portal", None), ("portal2", "portal", None),
+                                  ("national", "national", None), ("official", "official", "20242"),
+                                  ("official_other", "official", "20257"), ("monitor", "monitor", None)]:
+            self.keys[label] = self.new_key(role, ward, label)
+        self.procs = []
+        self.port = None
+        self.proc = None
+
+    def admin(self, *args, check_rc=True):
+        r = subprocess.run([ADMIN] + list(args), env=self.env, capture_output=True, text=True)
+        if check_rc and r.returncode != 0:
+            raise RuntimeError("motcua-admin %s failed: %s %s" % (" ".join(args), r.stdout, r.stderr))
+        return r
+
+    def new_key(self, role, ward=None, name=None):
+        args = ["client", "create", "--role", role, "--name", name or role]
+        if ward:
+            args += ["--ward", ward]
+        out = self.admin(*args).stdout
+        m = re.search(r"API key[^:]*: (mck_\S+)", out)
+        return m.group(1)
+
+    def sql(self, query):
+        r = mariadb("sql", "-N", "-B", self.db, "-e", query)
+        return r.stdout.strip()
+
+    def start(self, port=None, env=None, wait=True):
+        port = port or free_port()
+        e = dict(self.env)
+        e["MOTCUA_LISTEN_PORT"] = str(port)
+        e.update(env or {})
+        log = open(os.path.join(os.environ.get("MOTCUA_RUN", "/tmp"), "motcuad-%s-%d.log" % (self.db, port)), "ab")
+        p = subprocess.Popen([MOTCUAD], env=e, stdout=log, stderr=log)
+        p.port = port
+        p.logpath = log.name
+        self.procs.append(p)
+        if self.proc is None or self.proc.poll() is not None:
+            self.proc, self.port = p, port
+        if wait:
+            self.wait_healthy(port, p)
+        return p
+
+    def wait_healthy(self, port, p, timeout=30):
+        t0 = time.time()
+        while time.time() - t0 < timeout:
+            if p.poll() is not None:
+                raise RuntimeError("motcuad exited with %s; log %s" % (p.returncode, p.logpath))
+            try:
+                if request("GET", "/healthz", port=port).status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("motcuad did not become healthy")
+
+    def kill9(self, p=None):
+        p = p or self.proc
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def stop(self, p=None, timeout=20):
+        p = p or self.proc
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        return p.returncode
+
+    def close(self):
+        for p in self.procs:
+            if p.poll() is None:
+                self.stop(p)
+        mariadb("sql", "-e", "DROP DATABASE IF EXISTS `%s`" % self.db, check_rc=False)
+
+    # HTTP helpers against the current process
+    def req(self, method, path, body=None, key=None, headers=None, port=None, timeout=30):
+        h = dict(headers or {})
+        if key:
+            h["Authorization"] = "Bearer " + self.keys.get(key, key)
+        return request(method, path, body, h, port=port or self.port, timeout=timeout)
+
+    def submit(self, body, key="portal", idem=None, ctype="application/xml", port=None):
+        h = {"Content-Type": ctype}
+        if idem is not None:
+            h["Idempotency-Key"] = idem
+        return self.req("POST", "/v1/dossiers", body, key, h, port=port)
+
+
+def request(method, path, body=None, headers=None, port=8080, timeout=30):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    t0 = time.time()
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        return Response(r.status, r.getheaders(), data, time.time() - t0)
+    finally:
+        c.close()
+
+
+def new_key_id():
+    return str(uuid.uuid4())
