@@ -44,7 +44,7 @@ start() {
 CREATE DATABASE IF NOT EXISTS \`$db_name\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
 CREATE USER IF NOT EXISTS '$db_user'@'localhost' IDENTIFIED BY '$db_pass';
 GRANT ALL ON \`$db_name\`.* TO '$db_user'@'localhost';
-GRANT ALL ON \`${db_name}_test%\`.* TO '$db_user'@'localhost';
+GRANT ALL ON \`motcua_test%\`.* TO '$db_user'@'localhost';
 SQL
     echo "mariadb: running (socket $sock)"
 }

@@ -1,0 +1,61 @@
+"""Idempotency and concurrency: 200 parallel submissions (split over two motcuad processes on one
+database) get 200 distinct codes with no gap in the daily sequence; replaying them with the same keys
+creates nothing; a key reused with another body is a 409 problem."""
+import concurrent.futures as cf
+import re
+import harness as H
+
+N = 200
+s = H.Stack("concurrency")
+try:
+    a = s.start()
+    b = s.start()  # a second process on the same database
+    body = H.sample("1.001193")
+    keys = [H.new_key_id() for _ in range(N)]
+
+    def submit(i):
+        return s.submit(body, idem=keys[i], port=(a.port if i % 2 == 0 else b.port))
+
+    with cf.ThreadPoolExecutor(max_workers=N) as ex:
+        first = list(ex.map(submit, range(N)))
+    statuses = [r.status for r in first]
+    H.check(statuses.count(201) == N, "all %d parallel submissions -> 201 (got %s)" % (N, sorted(set(statuses))))
+    codes = [r.json()["dossierCode"] for r in first if r.status == 201]
+    H.check(len(set(codes)) == N, "distinct codes: %d of %d" % (len(set(codes)), N))
+    seqs = sorted(int(c.rsplit("-", 1)[1]) for c in codes)
+    prefixes = {c.rsplit("-", 1)[0] for c in codes}
+    H.check(len(prefixes) == 1, "one agency and day: %s" % prefixes)
+    H.check(seqs == list(range(1, N + 1)), "daily sequence 1..%d with no gaps (first %s, last %s)" % (N, seqs[:3], seqs[-3:]))
+    H.check(s.sql("SELECT COUNT(*) FROM dossier") == str(N), "exactly %d dossiers stored" % N)
+    H.check(s.sql("SELECT COUNT(*) FROM dossier WHERE code IS NULL OR receipt IS NULL") == "0", "no half-written dossier")
+
+    # replay: same keys, same bodies, in parallel, against the other process
+    def replay(i):
+        return s.submit(body, idem=keys[i], port=(b.port if i % 2 == 0 else a.port))
+
+    with cf.ThreadPoolExecutor(max_workers=N) as ex:
+        again = list(ex.map(replay, range(N)))
+    H.check(all(r.status == 201 for r in again), "replays -> 201")
+    H.check(all(again[i].body == first[i].body for i in range(N)), "replays return the identical receipt")
+    H.check(all(r.header("Idempotent-Replayed") == "true" for r in again), "replays are marked Idempotent-Replayed")
+    H.check(s.sql("SELECT COUNT(*) FROM dossier") == str(N), "replays created nothing")
+
+    # concurrent twins: the same new key sent 20 times at once -> one dossier
+    twin = H.new_key_id()
+    with cf.ThreadPoolExecutor(max_workers=20) as ex:
+        twins = list(ex.map(lambda i: s.submit(body, idem=twin, port=(a.port if i % 2 else b.port)), range(20)))
+    H.check(all(r.status == 201 for r in twins), "twins -> 201 (%s)" % sorted({r.status for r in twins}))
+    H.check(len({r.json()["dossierCode"] for r in twins if r.status == 201}) == 1, "twins share one dossier code")
+    H.check(s.sql("SELECT COUNT(*) FROM dossier") == str(N + 1), "twins created exactly one dossier")
+
+    # same key, different body -> 409, nothing stored
+    other = H.sample("1.000656")
+    r = s.submit(other, idem=keys[0])
+    H.check(r.status == 409 and r.json()["type"].endswith("/idempotency-conflict"), "same key, other body -> 409")
+    H.check(s.sql("SELECT COUNT(*) FROM dossier") == str(N + 1), "conflict stored nothing")
+    # keys are per client: another portal may use the same key string
+    r = s.submit(body, key="portal2", idem=keys[0])
+    H.check(r.status == 201 and r.json()["dossierCode"] != first[0].json()["dossierCode"], "keys are scoped per client")
+finally:
+    s.close()
+H.finish()
