@@ -11,7 +11,7 @@
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
-#define CATALOG_FILE_MAX (1024 * 1024) /* catalog.json / units.json size cap */
+#define CATALOG_FILE_MAX ((size_t)1024 * 1024) /* catalog.json / units.json size cap */
 #define CATALOG_PATH_CAP 1024
 #define VALIDATE_MSG_CAP 512
 #define VALIDATE_PATH_CAP 512
@@ -185,7 +185,7 @@ static mc_err load_json(const char *dir, const char *name, json_t **out, char *w
         goto out;
     }
     if (n > CATALOG_FILE_MAX) {
-        set_why(why, whycap, "%s: larger than %d bytes", path, CATALOG_FILE_MAX);
+        set_why(why, whycap, "%s: larger than %zu bytes", path, CATALOG_FILE_MAX);
         rc = MC_ERR_CONFIG;
         goto out;
     }
@@ -253,7 +253,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     static const char *const keys[] = {"kind", "amount_vnd", "per", "channel", "unit",
                                        "tiers", "cap_vnd", NULL};
     static const char *const tier_keys[] = {"from", "amount_vnd", NULL};
-    char kind[32], per[32], channel[32], unit[32], tctx[128];
+    char kind[32], per[32], channel[32], unit[32], tctx[256];
     json_t *tiers, *t;
     size_t i;
     long from, amount;
@@ -439,6 +439,7 @@ static mc_err compile_xsd(const char *dir, catalog_proc *p, const char *ctx, cha
     char path[CATALOG_PATH_CAP];
     char first[VALIDATE_MSG_CAP] = "";
     xmlSchemaParserCtxtPtr pctxt = NULL;
+    FILE *f;
     mc_err rc = MC_OK;
     size_t n;
 
@@ -446,6 +447,12 @@ static mc_err compile_xsd(const char *dir, catalog_proc *p, const char *ctx, cha
         set_why(why, whycap, "%s: xsd path too long", ctx);
         return MC_ERR_CONFIG;
     }
+    f = fopen(path, "rb");
+    if (!f) {
+        set_why(why, whycap, "%s: xsd %s: %s", ctx, path, strerror(errno));
+        return MC_ERR_CONFIG;
+    }
+    fclose(f);
     pctxt = xmlSchemaNewParserCtxt(path);
     if (!pctxt)
         return MC_ERR_NOMEM;
@@ -807,7 +814,7 @@ static void node_path(xmlNodePtr node, char *buf, size_t cap)
             len += (size_t)snprintf(buf + len, cap - len, "/%s", (const char *)n->name);
     }
     if (attr && len < cap)
-        len += (size_t)snprintf(buf + len, cap - len, "/@%s", attr);
+        snprintf(buf + len, cap - len, "/@%s", attr);
     if (buf[0] == '\0' && cap > 1)
         snprintf(buf, cap, "/");
 }

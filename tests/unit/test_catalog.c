@@ -317,7 +317,7 @@ static const bad_case bad[] = {
      "components[1]: duplicate code TP1"},
     {"no components", PROC("", ""), good_units, tiny_xsd, MC_ERR_CONFIG, "components must be"},
     {"missing xsd file", PROC("", COMP), good_units, NULL, MC_ERR_CONFIG,
-     "procedure 1.001193: "},
+     "procedure 1.001193: xsd "},
     {"xsd that does not compile", PROC("", COMP), good_units,
      "<xs:schema xmlns:xs='http://www.w3.org/2001/XMLSchema'><xs:element name='d' type='nope'/>"
      "</xs:schema>", MC_ERR_CONFIG, "t.xsd does not compile"},

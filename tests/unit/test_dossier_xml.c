@@ -241,27 +241,40 @@ static void test_cross_procedure(void **state)
     xmlFreeDoc(doc);
 }
 
-/* Many errors: the list stops at CATALOG_MAX_ERRORS. */
+/* Many errors: the list stops at CATALOG_MAX_ERRORS. Built from the valid birth sample
+ * with its components replaced by 30 that each carry two bad attributes (60 errors). */
 static void test_error_cap(void **state)
 {
     const catalog *cat = *state;
-    char *xml = malloc(64 * 1024);
+    char *xml = calloc(1, 64 * 1024);
     json_t *errors = NULL;
     xmlDocPtr doc;
     size_t len;
+    char *cut;
+    FILE *f;
 
     assert_non_null(xml);
-    len = (size_t)snprintf(xml, 1024, "<dossier xmlns='urn:motcua:dossier:1' "
-                           "procedure='1.001193'><ward>20242</ward><components>");
-    for (int i = 0; i < 100; i++)
+    f = fopen(SAMPLES "/1.001193.valid.xml", "r");
+    assert_non_null(f);
+    len = fread(xml, 1, 32 * 1024, f);
+    fclose(f);
+    xml[len] = '\0';
+    cut = strstr(xml, "<components>");
+    assert_non_null(cut);
+    len = (size_t)(cut - xml) + strlen("<components>");
+    xml[len] = '\0';
+    for (int i = 0; i < 30; i++)
         len += (size_t)snprintf(xml + len, 64 * 1024 - len,
-                                "<component code='X%d'><bogus/></component>", i);
+                                "<component code='X%d'><file ref='bad%d' name='a.pdf'/>"
+                                "</component>", i, i);
     snprintf(xml + len, 64 * 1024 - len, "</components></dossier>");
     doc = parse_str(xml);
     assert_non_null(doc);
     assert_int_equal(catalog_validate(catalog_find(cat, "1.001193"), doc, &errors),
                      MC_ERR_XSD_INVALID);
-    assert_true(json_array_size(errors) >= 1 && json_array_size(errors) <= CATALOG_MAX_ERRORS);
+    assert_int_equal(json_array_size(errors), CATALOG_MAX_ERRORS);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(errors, 0), "path")),
+                        "/dossier/components/component[1]/@code");
     json_decref(errors);
     xmlFreeDoc(doc);
     free(xml);

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# bench/intake/run.sh - POST /v1/dossiers at 64 connections with wrk, and in the same run the raw
+# ceiling: same-size durable single-row inserts into the same MariaDB at the same concurrency.
+# Not part of ctest. usage: bench/intake/run.sh [seconds] [connections]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+secs="${1:-15}"; conns="${2:-64}"
+build="$root/build-bench"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target motcuad motcua-admin bench-raw-insert >/dev/null
+export MOTCUA_RUN="$root/.run/bench"
+db/mariadb.sh start >/dev/null
+db/mariadb.sh sql -e 'DROP DATABASE IF EXISTS motcua_test_bench; CREATE DATABASE motcua_test_bench CHARACTER SET utf8mb4;'
+export MOTCUA_DB_DSN="mariadb://motcua:motcua-dev@localhost/motcua_test_bench?socket=$MOTCUA_RUN/mariadb/mysqld.sock"
+"$build/motcua-admin" migrate >/dev/null
+"$build/motcua-admin" catalog load >/dev/null
+KEY=$("$build/motcua-admin" client create --role portal --name bench | sed -n 's/^API key.*: //p')
+export KEY DOSSIER="$root/tests/samples/1.001193.valid.xml"
+port=18080
+MOTCUA_LISTEN_PORT=$port MOTCUA_LOG_LEVEL=warn MOTCUA_RATE_LIMIT_RPS=0 MOTCUA_DB_POOL_SIZE="${POOL:-32}" \
+    "$build/motcuad" 2>"$MOTCUA_RUN/motcuad-bench.log" &
+pid=$!
+trap 'kill $pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+bytes=$(stat -c %s "$DOSSIER")
+echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-32})"
+wrk_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/intake/post.lua "http://127.0.0.1:$port/v1/dossiers" | tail -1)
+echo "$wrk_out"
+echo "== raw ceiling: $conns connections, single-row durable inserts of $((bytes + 600)) bytes"
+raw_out=$("$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)))
+echo "$raw_out"
+rps=$(sed -n 's/.*wrk_rps=\([0-9]*\).*/\1/p' <<<"$wrk_out")
+raw=$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$raw_out")
+awk -v a="$rps" -v b="$raw" 'BEGIN { printf "== ratio intake/raw = %.2f (target >= 0.50)\n", a / b }'
+echo "== stored dossiers: $(db/mariadb.sh sql -N -B motcua_test_bench -e 'SELECT COUNT(*) FROM dossier')"
