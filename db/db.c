@@ -367,20 +367,16 @@ static mc_err simple(db_conn *c, my_bool ok)
     return ok ? MC_OK : map_errno(c, mysql_errno(c->my), mysql_error(c->my));
 }
 
-mc_err db_begin(db_conn *c) { return simple(c, mysql_autocommit(c->my, 0) == 0); }
+/* autocommit stays on: START TRANSACTION opens an explicit transaction and COMMIT/ROLLBACK ends it,
+ * one round trip each (toggling autocommit would cost a second one per transaction). */
+mc_err db_begin(db_conn *c) { return simple(c, mysql_real_query(c->my, "START TRANSACTION", 17) == 0); }
 
-mc_err db_commit(db_conn *c)
-{
-    mc_err rc = simple(c, mysql_commit(c->my) == 0);
-    if (!c->broken) mysql_autocommit(c->my, 1);
-    return rc;
-}
+mc_err db_commit(db_conn *c) { return simple(c, mysql_commit(c->my) == 0); }
 
 void db_rollback(db_conn *c)
 {
     if (c->broken) return;
     if (mysql_rollback(c->my) != 0) (void)map_errno(c, mysql_errno(c->my), mysql_error(c->my));
-    if (!c->broken) mysql_autocommit(c->my, 1);
 }
 
 mc_err db_ping(db_conn *c) { return simple(c, mysql_ping(c->my) == 0); }

@@ -22,27 +22,29 @@ mc_err dossiers_insert(db_conn *c, const dossier_new *d, uint64_t *id)
                    p, sizeof(p) / sizeof(p[0]), NULL, id);
 }
 
-mc_err dossiers_insert_component(db_conn *c, uint64_t id, const char *code, const char *name_vi, int required,
-                                 const char *plan, const char *file_ref, const char *file_name,
-                                 const char *result_ref)
+mc_err dossiers_insert_components(db_conn *c, uint64_t id, const char *json)
 {
-    db_param p[] = {db_i64((long long)id), db_str(code), db_str(name_vi), db_i64(required), db_str(plan),
-                    db_str(file_ref), db_str(file_name), db_str(result_ref)};
+    db_param p[] = {db_i64((long long)id), db_str(json)};
     return db_exec(c,
-                   "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref,"
-                   " file_name, result_ref) VALUES (?,?,?,?,?,?,?,?)",
-                   p, 8, NULL, NULL);
+                   "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref, file_name,"
+                   " result_ref) SELECT ?, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
+                   " jt.result_ref FROM JSON_TABLE(?, '$[*]' COLUMNS ("
+                   " code VARCHAR(16) PATH '$.code', name_vi VARCHAR(300) PATH '$.name',"
+                   " required INT PATH '$.required', plan VARCHAR(16) PATH '$.plan',"
+                   " file_ref VARCHAR(128) PATH '$.file_ref', file_name VARCHAR(255) PATH '$.file_name',"
+                   " result_ref VARCHAR(128) PATH '$.result_ref')) AS jt",
+                   p, 2, NULL, NULL);
 }
 
-mc_err dossiers_insert_person(db_conn *c, uint64_t id, int seq, const char *role, const char *pid,
-                              const char *name, const char *birth_date)
+mc_err dossiers_insert_persons(db_conn *c, uint64_t id, const char *json)
 {
-    db_param p[] = {db_i64((long long)id), db_i64(seq), db_str(role), db_str(pid && *pid ? pid : NULL),
-                    db_str(name && *name ? name : NULL), db_str(birth_date && *birth_date ? birth_date : NULL)};
+    db_param p[] = {db_i64((long long)id), db_str(json)};
     return db_exec(c,
                    "INSERT INTO dossier_person (dossier_id, seq, role, pid, full_name, birth_date)"
-                   " VALUES (?,?,?,?,?,?)",
-                   p, 6, NULL, NULL);
+                   " SELECT ?, jt.seq, jt.role, jt.pid, jt.full_name, jt.birth_date FROM JSON_TABLE(?, '$[*]' COLUMNS ("
+                   " seq INT PATH '$.seq', role VARCHAR(16) PATH '$.role', pid CHAR(12) PATH '$.pid',"
+                   " full_name VARCHAR(200) PATH '$.name', birth_date DATE PATH '$.birth_date')) AS jt",
+                   p, 2, NULL, NULL);
 }
 
 mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,

@@ -22,11 +22,11 @@ typedef struct {
 } dossier_new;
 
 mc_err dossiers_insert(db_conn *c, const dossier_new *d, uint64_t *id);
-mc_err dossiers_insert_component(db_conn *c, uint64_t id, const char *code, const char *name_vi, int required,
-                                 const char *plan, const char *file_ref, const char *file_name,
-                                 const char *result_ref);
-mc_err dossiers_insert_person(db_conn *c, uint64_t id, int seq, const char *role, const char *pid,
-                              const char *name, const char *birth_date);
+/* All components in one statement: json is an array of {code, name, required (0/1), plan, file_ref?,
+ * file_name?, result_ref?} (JSON_TABLE, one round trip whatever the count). */
+mc_err dossiers_insert_components(db_conn *c, uint64_t id, const char *json);
+/* All named persons in one statement: json is an array of {seq, role, pid?, name?, birth_date?}. */
+mc_err dossiers_insert_persons(db_conn *c, uint64_t id, const char *json);
 mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
                                const char *to_state, int national_status, uint64_t actor, const char *note,
                                const char *request_id);

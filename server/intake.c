@@ -33,7 +33,49 @@ typedef struct {
     long received_us;
     bool has_due;
     time_t due;
+    char *components_json;   /* rows for dossier_component, one statement */
+    char *persons_json;      /* rows for dossier_person */
 } intake_ctx;
+
+static void set_opt(json_t *o, const char *k, const char *v)
+{
+    if (v && *v) json_object_set_new(o, k, json_string(v));
+}
+
+/* The rows of dossier_component (or dossier_person) as a JSON array for one JSON_TABLE insert. */
+static char *rows_json(const intake_ctx *x, bool persons)
+{
+    json_t *arr = json_array();
+    if (persons) {
+        for (size_t i = 0; i < x->doc.n_persons; i++) {
+            const dossier_person *p = &x->doc.persons[i];
+            json_t *o = json_object();
+            json_object_set_new(o, "seq", json_integer((json_int_t)i + 1));
+            json_object_set_new(o, "role", json_string(p->role));
+            set_opt(o, "pid", p->pid);
+            set_opt(o, "name", p->full_name);
+            set_opt(o, "birth_date", p->birth_date);
+            json_array_append_new(arr, o);
+        }
+    } else {
+        for (size_t i = 0; i < x->plan.count; i++) {
+            const catalog_plan_item *it = &x->plan.items[i];
+            const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
+            json_t *o = json_object();
+            json_object_set_new(o, "code", json_string(it->component->code));
+            json_object_set_new(o, "name", json_string(it->component->name_vi));
+            json_object_set_new(o, "required", json_integer(it->component->required));
+            json_object_set_new(o, "plan", json_string(catalog_how_name(it->how)));
+            if (it->how == CATALOG_HOW_UPLOAD) set_opt(o, "file_ref", it->ref);
+            if (dc && dc->kind == DOSSIER_COMP_FILE) set_opt(o, "file_name", dc->file_name);
+            if (it->how == CATALOG_HOW_RESULT) set_opt(o, "result_ref", it->ref);
+            json_array_append_new(arr, o);
+        }
+    }
+    char *s = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return s;
+}
 
 static bool content_type_ok(const char *ct)
 {
@@ -158,6 +200,10 @@ static mc_err check(http_job *j, intake_ctx *x)
     }
     unsigned int n = 32;
     EVP_Digest(j->body, j->body_len, x->sha, &n, EVP_sha256(), NULL);
+    if (!(x->components_json = rows_json(x, false)) || !(x->persons_json = rows_json(x, true))) {
+        rc = MC_ERR_NOMEM;
+        goto refuse;
+    }
     xmlFreeDoc(doc);
     return MC_OK;
 refuse: {
@@ -219,20 +265,8 @@ static mc_err write_dossier(http_job *j, db_conn *c, intake_ctx *x, char *code, 
     if ((rc = dossiers_insert(c, &d, &id))) goto fail;
     /* The key row is taken early: a concurrent twin waits here, then sees the duplicate. */
     if (j->idem_key[0] && (rc = dossiers_idem_insert(c, j->client.id, j->idem_key, x->sha, id))) goto fail;
-    for (size_t i = 0; i < x->plan.count; i++) {
-        const catalog_plan_item *it = &x->plan.items[i];
-        const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
-        if ((rc = dossiers_insert_component(c, id, it->component->code, it->component->name_vi,
-                                            it->component->required, catalog_how_name(it->how),
-                                            it->how == CATALOG_HOW_UPLOAD ? it->ref : NULL,
-                                            dc && dc->kind == DOSSIER_COMP_FILE ? dc->file_name : NULL,
-                                            it->how == CATALOG_HOW_RESULT && it->ref[0] ? it->ref : NULL)))
-            goto fail;
-    }
-    for (size_t i = 0; i < x->doc.n_persons; i++) {
-        const dossier_person *p = &x->doc.persons[i];
-        if ((rc = dossiers_insert_person(c, id, (int)i + 1, p->role, p->pid, p->full_name, p->birth_date))) goto fail;
-    }
+    if ((rc = dossiers_insert_components(c, id, x->components_json))) goto fail;
+    if (x->doc.n_persons && (rc = dossiers_insert_persons(c, id, x->persons_json))) goto fail;
     if ((rc = dossiers_insert_history(c, id, "submit", NULL, STATE_SUBMITTED, NATIONAL_NEW, j->client.id,
                                       "dossier received online", j->request_id)))
         goto fail;
@@ -300,5 +334,7 @@ void intake_post(http_job *j, db_conn *c)
     reply_receipt(j, code, receipt, false);
 out:
     free(receipt);
+    free(x->components_json);
+    free(x->persons_json);
     free(x);
 }

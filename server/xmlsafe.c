@@ -558,6 +558,10 @@ static void on_error(void *ctx, xmlErrorPtr e)
     } else if (e->code == XML_ERR_INTERNAL_ERROR && strstr(msg, "Excessive depth") != NULL) {
         st->err = MC_ERR_XML_LIMIT; /* libxml2's own nesting limit, below a configured max_depth */
         why_set(st->why, st->whycap, "element depth exceeds %u at line %d", XMLSAFE_LIBXML2_DEPTH_CEILING, e->line);
+    } else if (e->code == XML_ERR_DOCUMENT_END && st->depth > 0) {
+        /* the push parser names a premature end "Extra content at the end of the document" */
+        st->err = MC_ERR_XML_MALFORMED;
+        why_set(st->why, st->whycap, "truncated: document ends with %u element(s) still open", st->depth);
     } else if (e->domain == XML_FROM_IO) {
         st->err = MC_ERR_XML_FORBIDDEN; /* unreachable unless something tried to load a resource */
         why_set(st->why, st->whycap, "external resource load refused: %s", msg);
