@@ -39,7 +39,7 @@ static const config_row rows[] = {
     ROW_L(http_max_body, "16777216", 1024, 1073741824, "largest HTTP body read at all (bytes)"),
     ROW_I(http_timeout_s, "30", 1, 3600, "HTTP read/write timeout (seconds)"),
     ROW_L(xml_max_bytes, "1048576", 1024, 67108864, "largest dossier XML (bytes)"),
-    ROW_I(xml_max_depth, "64", 4, 1024, "deepest XML element nesting"),
+    ROW_I(xml_max_depth, "64", 4, 256, "deepest XML element nesting"),
     ROW_L(xml_max_attr_len, "4096", 16, 16777216, "longest XML attribute value (bytes)"),
     ROW_I(xml_max_attrs, "32", 1, 4096, "most attributes on one XML element"),
     ROW_L(xml_max_text_len, "65536", 16, 16777216, "longest XML text node (bytes)"),
