@@ -4,47 +4,80 @@
 #include <stdlib.h>
 #include <string.h>
 
-static db_param opt(const char *s) { return db_str(s && *s ? s : NULL); }
-
-mc_err dossiers_insert(db_conn *c, const dossier_new *d, uint64_t *id)
+mc_err dossiers_insert_rows(db_conn *c, const char *json)
 {
-    db_param p[] = {db_str(d->procedure_code), db_str(d->ward), db_str(d->agency_id), db_i64(d->channel),
-                    db_str(d->source), db_i64((long long)d->client_id), db_str(d->pid), db_str(d->name),
-                    db_str(d->birth_date), db_str(d->gender), opt(d->phone),
-                    opt(d->email), opt(d->address),
-                    db_str(d->summary), db_str(d->state), db_i64(d->national_status), db_str(d->received_at),
-                    db_str(d->due_at), db_blob(d->body_sha256, 32), db_blob(d->body, d->body_len)};
+    db_param p[] = {db_str(json)};
     return db_exec(c,
-                   "INSERT INTO dossier (procedure_code, ward, agency_id, channel, source, client_id,"
-                   " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone,"
-                   " contact_email, contact_address, summary, state, national_status, received_at, due_at,"
-                   " body_sha256, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                   p, sizeof(p) / sizeof(p[0]), NULL, id);
+                   "INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
+                   " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email,"
+                   " contact_address, summary, state, national_status, received_at, due_at, body_sha256, body,"
+                   " receipt) SELECT jt.code, jt.procedure_code, jt.ward, jt.agency_id, jt.channel, jt.source,"
+                   " jt.client_id, jt.pid, jt.name, jt.birth, jt.gender, jt.phone, jt.email, jt.address, jt.summary,"
+                   " jt.state, jt.national, jt.received, jt.due, UNHEX(jt.sha), jt.body, jt.receipt"
+                   " FROM JSON_TABLE(?, '$[*]' COLUMNS (code VARCHAR(48) PATH '$.code',"
+                   " procedure_code VARCHAR(16) PATH '$.procedure', ward VARCHAR(8) PATH '$.ward',"
+                   " agency_id VARCHAR(32) PATH '$.agency', channel INT PATH '$.channel',"
+                   " source VARCHAR(16) PATH '$.source', client_id BIGINT UNSIGNED PATH '$.client',"
+                   " pid CHAR(12) PATH '$.pid', name VARCHAR(200) PATH '$.name', birth DATE PATH '$.birth',"
+                   " gender CHAR(1) PATH '$.gender', phone VARCHAR(32) PATH '$.phone',"
+                   " email VARCHAR(254) PATH '$.email', address VARCHAR(400) PATH '$.address',"
+                   " summary VARCHAR(1000) PATH '$.summary', state VARCHAR(32) PATH '$.state',"
+                   " national INT PATH '$.national', received DATETIME(6) PATH '$.received',"
+                   " due DATETIME(6) PATH '$.due', sha CHAR(64) PATH '$.sha', body LONGTEXT PATH '$.body',"
+                   " receipt LONGTEXT PATH '$.receipt')) AS jt",
+                   p, 1, NULL, NULL);
 }
 
-mc_err dossiers_insert_components(db_conn *c, uint64_t id, const char *json)
+mc_err dossiers_insert_components(db_conn *c, const char *json)
 {
-    db_param p[] = {db_i64((long long)id), db_str(json)};
+    db_param p[] = {db_str(json)};
     return db_exec(c,
                    "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref, file_name,"
-                   " result_ref) SELECT ?, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
-                   " jt.result_ref FROM JSON_TABLE(?, '$[*]' COLUMNS ("
+                   " result_ref) SELECT d.id, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
+                   " jt.result_ref FROM JSON_TABLE(?, '$[*]' COLUMNS (dossier VARCHAR(48) PATH '$.dossier',"
                    " code VARCHAR(16) PATH '$.code', name_vi VARCHAR(300) PATH '$.name',"
                    " required INT PATH '$.required', plan VARCHAR(16) PATH '$.plan',"
                    " file_ref VARCHAR(128) PATH '$.file_ref', file_name VARCHAR(255) PATH '$.file_name',"
-                   " result_ref VARCHAR(128) PATH '$.result_ref')) AS jt",
-                   p, 2, NULL, NULL);
+                   " result_ref VARCHAR(128) PATH '$.result_ref')) AS jt JOIN dossier d ON d.code = jt.dossier",
+                   p, 1, NULL, NULL);
 }
 
-mc_err dossiers_insert_persons(db_conn *c, uint64_t id, const char *json)
+mc_err dossiers_insert_persons(db_conn *c, const char *json)
 {
-    db_param p[] = {db_i64((long long)id), db_str(json)};
+    db_param p[] = {db_str(json)};
     return db_exec(c,
                    "INSERT INTO dossier_person (dossier_id, seq, role, pid, full_name, birth_date)"
-                   " SELECT ?, jt.seq, jt.role, jt.pid, jt.full_name, jt.birth_date FROM JSON_TABLE(?, '$[*]' COLUMNS ("
-                   " seq INT PATH '$.seq', role VARCHAR(16) PATH '$.role', pid CHAR(12) PATH '$.pid',"
-                   " full_name VARCHAR(200) PATH '$.name', birth_date DATE PATH '$.birth_date')) AS jt",
-                   p, 2, NULL, NULL);
+                   " SELECT d.id, jt.seq, jt.role, jt.pid, jt.full_name, jt.birth_date FROM JSON_TABLE(?, '$[*]'"
+                   " COLUMNS (dossier VARCHAR(48) PATH '$.dossier', seq INT PATH '$.seq',"
+                   " role VARCHAR(16) PATH '$.role', pid CHAR(12) PATH '$.pid', full_name VARCHAR(200) PATH '$.name',"
+                   " birth_date DATE PATH '$.birth_date')) AS jt JOIN dossier d ON d.code = jt.dossier",
+                   p, 1, NULL, NULL);
+}
+
+mc_err dossiers_insert_history_rows(db_conn *c, const char *json)
+{
+    db_param p[] = {db_str(json)};
+    return db_exec(c,
+                   "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
+                   " actor_client_id, note, request_id) SELECT d.id, UTC_TIMESTAMP(6), jt.action, NULL,"
+                   " jt.to_state, jt.national_status, jt.actor, jt.note, jt.request_id FROM JSON_TABLE(?, '$[*]'"
+                   " COLUMNS (dossier VARCHAR(48) PATH '$.dossier', action VARCHAR(32) PATH '$.action',"
+                   " to_state VARCHAR(32) PATH '$.to_state', national_status INT PATH '$.national_status',"
+                   " actor BIGINT UNSIGNED PATH '$.actor', note VARCHAR(1000) PATH '$.note',"
+                   " request_id VARCHAR(64) PATH '$.request_id')) AS jt JOIN dossier d ON d.code = jt.dossier",
+                   p, 1, NULL, NULL);
+}
+
+mc_err dossiers_idem_insert_rows(db_conn *c, const char *json)
+{
+    db_param p[] = {db_str(json)};
+    return db_exec(c,
+                   "INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
+                   " SELECT jt.client, jt.idem_key, UNHEX(jt.sha), d.id, UTC_TIMESTAMP(6) FROM JSON_TABLE(?, '$[*]'"
+                   " COLUMNS (client BIGINT UNSIGNED PATH '$.client', idem_key VARCHAR(128) PATH '$.key',"
+                   " sha CHAR(64) PATH '$.sha', dossier VARCHAR(48) PATH '$.dossier')) AS jt"
+                   " JOIN dossier d ON d.code = jt.dossier",
+                   p, 1, NULL, NULL);
 }
 
 mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
@@ -58,16 +91,6 @@ mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, cons
                    "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
                    " actor_client_id, note, request_id) VALUES (?, UTC_TIMESTAMP(6), ?,?,?,?,?,?,?)",
                    p, 8, NULL, NULL);
-}
-
-mc_err dossiers_idem_insert(db_conn *c, uint64_t client_id, const char *key, const unsigned char hash[32],
-                            uint64_t dossier_id)
-{
-    db_param p[] = {db_i64((long long)client_id), db_str(key), db_blob(hash, 32), db_i64((long long)dossier_id)};
-    return db_exec(c,
-                   "INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
-                   " VALUES (?,?,?,?, UTC_TIMESTAMP(6))",
-                   p, 4, NULL, NULL);
 }
 
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
@@ -89,23 +112,24 @@ mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsig
     return rc;
 }
 
-mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, long *seq)
+mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, long count, long *last)
 {
-    uint64_t v = 0;
-    db_param p[] = {db_str(agency_id), db_str(day)};
-    /* LAST_INSERT_ID(expr) hands the new value back on both the insert and the update path. */
-    mc_err rc = db_exec(c,
-                        "INSERT INTO dossier_seq (agency_id, day, last) VALUES (?, ?, LAST_INSERT_ID(1))"
-                        " ON DUPLICATE KEY UPDATE last = LAST_INSERT_ID(last + 1)",
-                        p, 2, NULL, &v);
-    if (!rc) *seq = (long)v;
-    return rc;
-}
-
-mc_err dossiers_set_code(db_conn *c, uint64_t id, const char *code, const char *receipt)
-{
-    db_param p[] = {db_str(code), db_str(receipt), db_i64((long long)id)};
-    return db_exec(c, "UPDATE dossier SET code = ?, receipt = ? WHERE id = ?", p, 3, NULL, NULL);
+    uint64_t v = 0, n = 0;
+    db_param up[] = {db_i64(count), db_str(agency_id), db_str(day)};
+    /* UPDATE first: it takes the row's X lock at once. INSERT ... ON DUPLICATE KEY UPDATE would take an
+     * S lock on the duplicate and then upgrade it, which deadlocks two concurrent bumps. */
+    mc_err rc = db_exec(c, "UPDATE dossier_seq SET last = LAST_INSERT_ID(last + ?) WHERE agency_id = ? AND day = ?",
+                        up, 3, &n, &v);
+    if (rc) return rc;
+    if (n == 0) { /* first dossier of the day for this agency; a concurrent twin insert makes this a retry */
+        db_param ins[] = {db_str(agency_id), db_str(day), db_i64(count)};
+        rc = db_exec(c, "INSERT INTO dossier_seq (agency_id, day, last) VALUES (?, ?, LAST_INSERT_ID(?))", ins, 3,
+                     NULL, &v);
+        if (rc == MC_ERR_CONFLICT) rc = MC_ERR_DB_RETRY;
+        if (rc) return rc;
+    }
+    *last = (long)v;
+    return MC_OK;
 }
 
 mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out)

@@ -6,39 +6,29 @@
 #include <stdint.h>
 #include "db.h"
 
-typedef struct {
-    const char *procedure_code, *ward, *agency_id, *source;
-    int channel;
-    uint64_t client_id;
-    const char *pid, *name, *birth_date, *gender;
-    const char *phone, *email, *address, *summary;
-    const char *state;
-    int national_status;
-    const char *received_at;     /* "YYYY-MM-DD HH:MM:SS.ffffff" UTC */
-    const char *due_at;          /* NULL: no fixed return date */
-    const unsigned char *body_sha256;
-    const char *body;
-    size_t body_len;
-} dossier_new;
-
-mc_err dossiers_insert(db_conn *c, const dossier_new *d, uint64_t *id);
-/* All components in one statement: json is an array of {code, name, required (0/1), plan, file_ref?,
- * file_name?, result_ref?} (JSON_TABLE, one round trip whatever the count). */
-mc_err dossiers_insert_components(db_conn *c, uint64_t id, const char *json);
-/* All named persons in one statement: json is an array of {seq, role, pid?, name?, birth_date?}. */
-mc_err dossiers_insert_persons(db_conn *c, uint64_t id, const char *json);
+/* The multi-row inserts take a JSON array and insert it with JSON_TABLE: one round trip whatever the
+ * number of rows (group commit writes many dossiers per transaction). Child rows name their dossier
+ * by code ("dossier") and find its id by the unique code.
+ * dossiers: [{code, procedure, ward, agency, channel, source, client, pid, name, birth, gender, phone?,
+ *   email?, address?, summary, state, national, received, due?, sha (hex), body, receipt}] */
+mc_err dossiers_insert_rows(db_conn *c, const char *json);
+/* components: [{dossier, code, name, required (0/1), plan, file_ref?, file_name?, result_ref?}] */
+mc_err dossiers_insert_components(db_conn *c, const char *json);
+/* persons: [{dossier, seq, role, pid?, name?, birth_date?}] */
+mc_err dossiers_insert_persons(db_conn *c, const char *json);
+/* history: [{dossier, action, to_state, national_status, actor, note, request_id}] (from_state NULL) */
+mc_err dossiers_insert_history_rows(db_conn *c, const char *json);
+/* idempotency keys: [{client, key, sha (hex of the body's SHA-256), dossier}]; MC_ERR_CONFLICT when one exists. */
+mc_err dossiers_idem_insert_rows(db_conn *c, const char *json);
 mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
                                const char *to_state, int national_status, uint64_t actor, const char *note,
                                const char *request_id);
-/* MC_ERR_CONFLICT when (client, key) exists already. */
-mc_err dossiers_idem_insert(db_conn *c, uint64_t client_id, const char *key, const unsigned char hash[32],
-                            uint64_t dossier_id);
 /* MC_ERR_NOT_FOUND when unknown. */
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
                           uint64_t *dossier_id);
-/* Bump and return the day's sequence for agency (gapless: rolled back with the transaction). */
-mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, long *seq);
-mc_err dossiers_set_code(db_conn *c, uint64_t id, const char *code, const char *receipt);
+/* Take `count` numbers from the day's sequence of agency; *last gets the highest (the batch owns
+ * last-count+1 .. last). Gapless: rolled back with the transaction. */
+mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, long count, long *last);
 /* Rows: code, receipt. */
 mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out);
 

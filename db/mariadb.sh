@@ -33,7 +33,7 @@ start() {
     "$mysqld_bin" --no-defaults --datadir="$data" --socket="$sock" --pid-file="$pidf" \
         --log-error="$log" --skip-networking --user="$(id -un)" \
         --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M \
-        --innodb-log-file-size=256M --max-connections=500 --character-set-server=utf8mb4 \
+        --innodb-log-file-size=256M --max-connections=500 --max-allowed-packet=64M --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci --skip-name-resolve >/dev/null 2>&1 &
     for _ in $(seq 1 300); do
         if client -e 'SELECT 1' >/dev/null 2>&1; then break; fi

@@ -15,7 +15,10 @@ int boot_config(mc_config *cfg, const char *path)
         fprintf(stderr, "motcua: %s\n", why);
         return 1;
     }
-    log_set_level(cfg->log_level);
+    if (!log_set_level(cfg->log_level)) {
+        fprintf(stderr, "motcua: config key 'log_level': '%s' is not debug, info, warn or error\n", cfg->log_level);
+        return 1;
+    }
     return 0;
 }
 

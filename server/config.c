@@ -32,7 +32,7 @@ static const config_row rows[] = {
           "MariaDB target: mariadb://user:pass@host[:port]/db[?socket=/path]"),
     ROW_I(db_pool_size, "8", 1, 128, "database worker threads, one connection each"),
     ROW_I(db_queue_cap, "2048", 16, 1000000, "requests waiting for a database worker before 503"),
-    ROW_I(db_connect_timeout_s, "2", 1, 60, "connect/read timeout towards MariaDB (seconds)"),
+    ROW_I(db_connect_timeout_s, "2", 1, 60, "connect timeout towards MariaDB (seconds); reads and writes time out after 30 s"),
     ROW_S(schemas_dir, SRC "/schemas", "directory of catalog.json, units.json and the XSDs"),
     ROW_S(holidays_file, SRC "/schemas/calendar/holidays-vn.txt", "holiday table (data file: edit and restart, no rebuild)"),
     ROW_S(migrations_dir, SRC "/db/migrations", "ordered SQL migrations"),

@@ -1,15 +1,22 @@
-/* intake.c - dossier intake. Everything that can refuse a dossier runs before the transaction, so a
- * refusal changes nothing; the transaction writes the dossier, its components, named persons, the
- * first history row and the idempotency key, and bumps the agency's daily sequence last (short lock). */
+/* intake.c - dossier intake. Everything that can refuse a dossier runs first, on the request's worker,
+ * so a refusal changes nothing. Accepted dossiers are then written by group commit: the first worker
+ * to arrive becomes the leader and writes every dossier waiting at that moment (up to BATCH_MAX) in one
+ * transaction: one sequence bump per agency and day (first: it orders concurrent batches), then one
+ * set-based INSERT per table (dossiers with their codes and receipts, idempotency keys, components,
+ * named persons, first history rows), then COMMIT - while the others wait for the outcome. A batch
+ * costs the same eight round trips whatever its size. A batch that fails on a duplicate key (an
+ * Idempotency-Key twin) is rolled back and its dossiers are written one by one. */
 #include "intake.h"
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "dossier_xml.h"
 #include "dossiers.h"
@@ -20,7 +27,7 @@
 #define STATE_SUBMITTED "submitted"
 #define NATIONAL_NEW 1
 #define CHANNEL_ONLINE 2
-#define TXN_ATTEMPTS 5
+#define TXN_ATTEMPTS 8
 
 /* Everything the transaction needs, decided before it starts. */
 typedef struct {
@@ -33,8 +40,10 @@ typedef struct {
     long received_us;
     bool has_due;
     time_t due;
-    char *components_json;   /* rows for dossier_component, one statement */
-    char *persons_json;      /* rows for dossier_person */
+    /* filled by the writer */
+    const char *source;
+    char code[64];
+    char *receipt;           /* the 201 body, also stored for Idempotency-Key replays */
 } intake_ctx;
 
 static void set_opt(json_t *o, const char *k, const char *v)
@@ -42,39 +51,49 @@ static void set_opt(json_t *o, const char *k, const char *v)
     if (v && *v) json_object_set_new(o, k, json_string(v));
 }
 
-/* The rows of dossier_component (or dossier_person) as a JSON array for one JSON_TABLE insert. */
-static char *rows_json(const intake_ctx *x, bool persons)
+/* Append x's component rows (keyed by dossier code) to arr, for one JSON_TABLE insert per batch. */
+static void component_rows(const intake_ctx *x, json_t *arr)
 {
-    json_t *arr = json_array();
-    if (persons) {
-        for (size_t i = 0; i < x->doc.n_persons; i++) {
-            const dossier_person *p = &x->doc.persons[i];
-            json_t *o = json_object();
-            json_object_set_new(o, "seq", json_integer((json_int_t)i + 1));
-            json_object_set_new(o, "role", json_string(p->role));
-            set_opt(o, "pid", p->pid);
-            set_opt(o, "name", p->full_name);
-            set_opt(o, "birth_date", p->birth_date);
-            json_array_append_new(arr, o);
-        }
-    } else {
-        for (size_t i = 0; i < x->plan.count; i++) {
-            const catalog_plan_item *it = &x->plan.items[i];
-            const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
-            json_t *o = json_object();
-            json_object_set_new(o, "code", json_string(it->component->code));
-            json_object_set_new(o, "name", json_string(it->component->name_vi));
-            json_object_set_new(o, "required", json_integer(it->component->required));
-            json_object_set_new(o, "plan", json_string(catalog_how_name(it->how)));
-            if (it->how == CATALOG_HOW_UPLOAD) set_opt(o, "file_ref", it->ref);
-            if (dc && dc->kind == DOSSIER_COMP_FILE) set_opt(o, "file_name", dc->file_name);
-            if (it->how == CATALOG_HOW_RESULT) set_opt(o, "result_ref", it->ref);
-            json_array_append_new(arr, o);
-        }
+    for (size_t i = 0; i < x->plan.count; i++) {
+        const catalog_plan_item *it = &x->plan.items[i];
+        const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
+        json_t *o = json_object();
+        json_object_set_new(o, "dossier", json_string(x->code));
+        json_object_set_new(o, "code", json_string(it->component->code));
+        json_object_set_new(o, "name", json_string(it->component->name_vi));
+        json_object_set_new(o, "required", json_integer(it->component->required));
+        json_object_set_new(o, "plan", json_string(catalog_how_name(it->how)));
+        if (it->how == CATALOG_HOW_UPLOAD) set_opt(o, "file_ref", it->ref);
+        if (dc && dc->kind == DOSSIER_COMP_FILE) set_opt(o, "file_name", dc->file_name);
+        if (it->how == CATALOG_HOW_RESULT) set_opt(o, "result_ref", it->ref);
+        json_array_append_new(arr, o);
     }
-    char *s = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return s;
+}
+
+static void person_rows(const intake_ctx *x, json_t *arr)
+{
+    for (size_t i = 0; i < x->doc.n_persons; i++) {
+        const dossier_person *p = &x->doc.persons[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "dossier", json_string(x->code));
+        json_object_set_new(o, "seq", json_integer((json_int_t)i + 1));
+        json_object_set_new(o, "role", json_string(p->role));
+        set_opt(o, "pid", p->pid);
+        set_opt(o, "name", p->full_name);
+        set_opt(o, "birth_date", p->birth_date);
+        json_array_append_new(arr, o);
+    }
+}
+
+#define IDEM_KEY_MAX 128 /* idempotency_key.idem_key */
+
+/* Absent (empty) or 1..128 visible ASCII characters. */
+static bool idem_key_ok(const char *k)
+{
+    size_t n = 0;
+    for (; k[n]; n++)
+        if (k[n] < 0x21 || k[n] > 0x7e) return false;
+    return n <= IDEM_KEY_MAX;
 }
 
 static bool content_type_ok(const char *ct)
@@ -162,6 +181,11 @@ static mc_err check(http_job *j, intake_ctx *x)
         rc = MC_ERR_MEDIA_TYPE;
         goto refuse;
     }
+    if (!idem_key_ok(j->idem_key)) {
+        snprintf(why, sizeof(why), "Idempotency-Key must be 1 to %d visible ASCII characters", IDEM_KEY_MAX);
+        rc = MC_ERR_BAD_REQUEST;
+        goto refuse;
+    }
     if ((rc = xmlsafe_parse(j->body ? j->body : "", j->body_len, &a->xml, &doc, why, sizeof(why)))) goto refuse;
     if ((rc = dossier_xml_procedure(doc, code, sizeof(code)))) {
         snprintf(why, sizeof(why), "the root must be <dossier xmlns=\"%s\" procedure=\"d.dddddd\">", DOSSIER_XML_NS);
@@ -200,10 +224,6 @@ static mc_err check(http_job *j, intake_ctx *x)
     }
     unsigned int n = 32;
     EVP_Digest(j->body, j->body_len, x->sha, &n, EVP_sha256(), NULL);
-    if (!(x->components_json = rows_json(x, false)) || !(x->persons_json = rows_json(x, true))) {
-        rc = MC_ERR_NOMEM;
-        goto refuse;
-    }
     xmlFreeDoc(doc);
     return MC_OK;
 refuse: {
@@ -247,81 +267,288 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
     return rc;
 }
 
-static mc_err write_dossier(http_job *j, db_conn *c, intake_ctx *x, char *code, size_t codecap, char **receipt)
-{
-    app *a = j->app;
-    char recv[32], due[32], gender[2] = {x->doc.applicant.gender, 0}, day[8];
-    const char *source = j->client.role == ROLE_NATIONAL ? "national" : "portal";
-    uint64_t id = 0;
-    long seq = 0;
+/* ---- group commit ---- */
+
+#define BATCH_MAX 64      /* dossiers in one transaction */
+#define BATCH_BYTES (4u << 20) /* XML bytes in one transaction: its statements stay under max_allowed_packet */
+#define MAX_WRITERS 1     /* batches at a time per process: they queue on the sequence row anyway */
+
+typedef struct pending {
+    http_job *j;
+    intake_ctx *x;
     mc_err rc;
-    tfmt_db(x->received, x->received_us, recv, sizeof(recv));
-    if (x->has_due) tfmt_db(x->due, 0, due, sizeof(due));
-    dossier_new d = {x->proc->code, x->doc.ward, x->unit->agency_id, source, CHANNEL_ONLINE, j->client.id,
-                     x->doc.applicant.pid, x->doc.applicant.full_name, x->doc.applicant.birth_date, gender,
-                     x->doc.phone, x->doc.email, x->doc.address, x->doc.summary, STATE_SUBMITTED, NATIONAL_NEW,
-                     recv, x->has_due ? due : NULL, x->sha, j->body, j->body_len};
-    if ((rc = db_begin(c))) return rc;
-    if ((rc = dossiers_insert(c, &d, &id))) goto fail;
-    /* The key row is taken early: a concurrent twin waits here, then sees the duplicate. */
-    if (j->idem_key[0] && (rc = dossiers_idem_insert(c, j->client.id, j->idem_key, x->sha, id))) goto fail;
-    if ((rc = dossiers_insert_components(c, id, x->components_json))) goto fail;
-    if (x->doc.n_persons && (rc = dossiers_insert_persons(c, id, x->persons_json))) goto fail;
-    if ((rc = dossiers_insert_history(c, id, "submit", NULL, STATE_SUBMITTED, NATIONAL_NEW, j->client.id,
-                                      "dossier received online", j->request_id)))
-        goto fail;
-    int y, m, dd;
-    calendar_local_date(a->cal, x->received, &y, &m, &dd);
-    snprintf(day, sizeof(day), "%02d%02d%02d", y % 100, m, dd);
-    if ((rc = dossiers_next_seq(c, x->unit->agency_id, day, &seq))) goto fail;
-    snprintf(code, codecap, "%s-%s-%04ld", x->unit->agency_id, day, seq);
-    if (!(*receipt = build_receipt(a, x, code, source))) {
-        rc = MC_ERR_NOMEM;
-        goto fail;
-    }
-    if ((rc = dossiers_set_code(c, id, code, *receipt))) goto fail;
-    if ((rc = db_commit(c))) goto fail_nocommit;
-    return MC_OK;
-fail:
-    db_rollback(c);
-fail_nocommit:
-    free(*receipt);
-    *receipt = NULL;
+    bool done;
+    pthread_cond_t cv;        /* its own: waking only the waiters concerned, not the whole herd */
+    struct pending *next;
+} pending;
+
+static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
+static pending *wait_head, *wait_tail;
+static int writers;
+
+/* Run fn with arr as compact JSON text; an empty array is no statement at all. */
+static mc_err json_exec(db_conn *c, mc_err (*fn)(db_conn *, const char *), json_t *arr)
+{
+    if (json_array_size(arr) == 0) return MC_OK;
+    char *s = json_dumps(arr, JSON_COMPACT);
+    mc_err rc = s ? fn(c, s) : MC_ERR_NOMEM;
+    free(s);
     return rc;
+}
+
+static void hex32(const unsigned char *h, char out[65])
+{
+    static const char d[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[64] = '\0';
+}
+
+/* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
+ * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
+ * so nothing they do afterwards can deadlock on it. */
+static mc_err assign_codes(db_conn *c, pending **items, size_t n)
+{
+    char days[BATCH_MAX][8];
+    bool done[BATCH_MAX] = {false};
+    mc_err rc = MC_OK;
+    for (size_t i = 0; i < n; i++) {
+        int y, m, d;
+        calendar_local_date(items[i]->j->app->cal, items[i]->x->received, &y, &m, &d);
+        snprintf(days[i], sizeof(days[i]), "%02d%02d%02d", y % 100, m, d);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (done[i]) continue;
+        const char *agency = items[i]->x->unit->agency_id;
+        long count = 0, last = 0;
+        for (size_t k = i; k < n; k++)
+            if (!done[k] && strcmp(days[k], days[i]) == 0 && strcmp(items[k]->x->unit->agency_id, agency) == 0) count++;
+        if ((rc = dossiers_next_seq(c, agency, days[i], count, &last))) break;
+        long next = last - count + 1;
+        for (size_t k = i; k < n; k++) {
+            intake_ctx *x = items[k]->x;
+            if (done[k] || strcmp(days[k], days[i]) != 0 || strcmp(x->unit->agency_id, agency) != 0) continue;
+            done[k] = true;
+            snprintf(x->code, sizeof(x->code), "%s-%s-%04ld", agency, days[k], next++);
+            if (!(x->receipt = build_receipt(items[k]->j->app, x, x->code, x->source))) {
+                rc = MC_ERR_NOMEM;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+static json_t *dossier_row(const pending *p)
+{
+    const http_job *j = p->j;
+    const intake_ctx *x = p->x;
+    char recv[32], due[32], gender[2] = {x->doc.applicant.gender, 0}, sha[65];
+    tfmt_db(x->received, x->received_us, recv, sizeof(recv));
+    hex32(x->sha, sha);
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(x->code));
+    json_object_set_new(o, "procedure", json_string(x->proc->code));
+    json_object_set_new(o, "ward", json_string(x->doc.ward));
+    json_object_set_new(o, "agency", json_string(x->unit->agency_id));
+    json_object_set_new(o, "channel", json_integer(CHANNEL_ONLINE));
+    json_object_set_new(o, "source", json_string(x->source));
+    json_object_set_new(o, "client", json_integer((json_int_t)j->client.id));
+    json_object_set_new(o, "pid", json_string(x->doc.applicant.pid));
+    json_object_set_new(o, "name", json_string(x->doc.applicant.full_name));
+    json_object_set_new(o, "birth", json_string(x->doc.applicant.birth_date));
+    json_object_set_new(o, "gender", json_string(gender));
+    set_opt(o, "phone", x->doc.phone);
+    set_opt(o, "email", x->doc.email);
+    set_opt(o, "address", x->doc.address);
+    json_object_set_new(o, "summary", json_string(x->doc.summary));
+    json_object_set_new(o, "state", json_string(STATE_SUBMITTED));
+    json_object_set_new(o, "national", json_integer(NATIONAL_NEW));
+    json_object_set_new(o, "received", json_string(recv));
+    if (x->has_due) {
+        tfmt_db(x->due, 0, due, sizeof(due));
+        json_object_set_new(o, "due", json_string(due));
+    }
+    json_object_set_new(o, "sha", json_string(sha));
+    /* xmlsafe_parse accepted the body, so it is strict UTF-8 without NULs: a JSON string carries it
+     * byte for byte */
+    json_object_set_new(o, "body", json_stringn(j->body, j->body_len));
+    json_object_set_new(o, "receipt", json_string(x->receipt));
+    return o;
+}
+
+/* Every row of the batch, one set-based statement per table; child rows find their dossier by code. */
+static mc_err insert_rows(db_conn *c, pending **items, size_t n)
+{
+    json_t *dossiers = json_array(), *comps = json_array(), *persons = json_array(), *hist = json_array(),
+           *keys = json_array();
+    mc_err rc = MC_OK;
+    for (size_t i = 0; i < n; i++) {
+        http_job *j = items[i]->j;
+        intake_ctx *x = items[i]->x;
+        json_array_append_new(dossiers, dossier_row(items[i]));
+        component_rows(x, comps);
+        person_rows(x, persons);
+        json_t *h = json_object();
+        json_object_set_new(h, "dossier", json_string(x->code));
+        json_object_set_new(h, "action", json_string("submit"));
+        json_object_set_new(h, "to_state", json_string(STATE_SUBMITTED));
+        json_object_set_new(h, "national_status", json_integer(NATIONAL_NEW));
+        json_object_set_new(h, "actor", json_integer((json_int_t)j->client.id));
+        json_object_set_new(h, "note", json_string("dossier received online"));
+        json_object_set_new(h, "request_id", json_string(j->request_id));
+        json_array_append_new(hist, h);
+        if (j->idem_key[0]) {
+            char hex[65];
+            json_t *k = json_object();
+            hex32(x->sha, hex);
+            json_object_set_new(k, "client", json_integer((json_int_t)j->client.id));
+            json_object_set_new(k, "key", json_string(j->idem_key));
+            json_object_set_new(k, "sha", json_string(hex));
+            json_object_set_new(k, "dossier", json_string(x->code));
+            json_array_append_new(keys, k);
+        }
+    }
+    rc = json_exec(c, dossiers_insert_rows, dossiers);
+    if (!rc) rc = json_exec(c, dossiers_idem_insert_rows, keys);
+    if (!rc) rc = json_exec(c, dossiers_insert_components, comps);
+    if (!rc) rc = json_exec(c, dossiers_insert_persons, persons);
+    if (!rc) rc = json_exec(c, dossiers_insert_history_rows, hist);
+    json_decref(dossiers);
+    json_decref(comps);
+    json_decref(persons);
+    json_decref(hist);
+    json_decref(keys);
+    return rc;
+}
+
+static void forget_writes(pending **items, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(items[i]->x->receipt);
+        items[i]->x->receipt = NULL;
+        items[i]->x->code[0] = '\0';
+    }
+}
+
+/* One transaction for the n dossiers; on any error all of it is rolled back. */
+static mc_err write_batch(db_conn *c, pending **items, size_t n)
+{
+    mc_err rc = db_begin(c);
+    if (!rc) rc = assign_codes(c, items, n);
+    if (!rc) rc = insert_rows(c, items, n);
+    if (!rc) rc = db_commit(c);
+    else db_rollback(c);
+    if (rc) forget_writes(items, n);
+    return rc;
+}
+
+static mc_err write_retrying(db_conn *c, pending **items, size_t n)
+{
+    mc_err rc;
+    for (int attempt = 0;; attempt++) {
+        rc = write_batch(c, items, n);
+        if (rc != MC_ERR_DB_RETRY || attempt + 1 >= TXN_ATTEMPTS) return rc;
+        /* jittered backoff so the transactions that collided do not collide again */
+        struct timespec ts = {0, (long)(1 + (unsigned)rand() % (2u << attempt)) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Leader: write the batch; a duplicate key (an Idempotency-Key twin) sends its members one by one so
+ * only the twin sees the conflict. */
+static void lead(db_conn *c, pending **items, size_t n)
+{
+    mc_err rc = write_retrying(c, items, n);
+    if (rc == MC_ERR_CONFLICT && n > 1)
+        for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
+    else
+        for (size_t i = 0; i < n; i++) items[i]->rc = rc;
+}
+
+/* Queue me for writing and return once some leader (maybe this thread) wrote it. A waiter leads when
+ * fewer than MAX_WRITERS batches are being written; a finishing leader wakes its batch one by one and
+ * then the new head of the queue, which leads the next batch. */
+static mc_err write_grouped(db_conn *c, pending *me)
+{
+    pthread_cond_init(&me->cv, NULL);
+    pthread_mutex_lock(&batch_mu);
+    if (wait_tail) wait_tail->next = me;
+    else wait_head = me;
+    wait_tail = me;
+    while (!me->done) {
+        if (writers >= MAX_WRITERS || wait_head != me) {
+            pthread_cond_wait(&me->cv, &batch_mu);
+            continue;
+        }
+        pending *batch[BATCH_MAX];
+        size_t n = 0, bytes = 0;
+        while (wait_head && n < BATCH_MAX && (n == 0 || bytes + wait_head->j->body_len <= BATCH_BYTES)) {
+            bytes += wait_head->j->body_len;
+            batch[n++] = wait_head;
+            wait_head = wait_head->next;
+        }
+        if (!wait_head) wait_tail = NULL;
+        writers++;
+        pthread_mutex_unlock(&batch_mu);
+        lead(c, batch, n);
+        pthread_mutex_lock(&batch_mu);
+        writers--;
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->done = true;
+            if (batch[i] != me) pthread_cond_signal(&batch[i]->cv);
+        }
+        if (wait_head) pthread_cond_signal(&wait_head->cv);
+    }
+    pthread_mutex_unlock(&batch_mu);
+    pthread_cond_destroy(&me->cv);
+    return me->rc;
+}
+
+static pthread_key_t ctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+static void ctx_key_make(void) { (void)pthread_key_create(&ctx_key, free); }
+
+/* The calling worker thread's intake context, freed when the thread exits. */
+static intake_ctx *thread_ctx(void)
+{
+    pthread_once(&ctx_once, ctx_key_make);
+    intake_ctx *x = pthread_getspecific(ctx_key);
+    if (!x && (x = malloc(sizeof(*x))) && pthread_setspecific(ctx_key, x) != 0) {
+        free(x);
+        x = NULL;
+    }
+    return x;
 }
 
 void intake_post(http_job *j, db_conn *c)
 {
-    intake_ctx *x = calloc(1, sizeof(*x)); /* ~40 KiB: too big for a worker's stack frame budget */
-    char *receipt = NULL, code[64] = "";
+    /* ~40 KiB: too big for a stack frame, and calloc/free of it per request costs malloc consolidation;
+     * each worker thread keeps one and clears it. */
+    intake_ctx *x = thread_ctx();
     mc_err rc;
     if (!x) {
         reply_problem(&j->out, MC_ERR_NOMEM, j->path, NULL, NULL);
         return;
     }
+    memset(x, 0, sizeof(*x));
     if (check(j, x)) goto out;
-    if (j->idem_key[0]) {
-        rc = replay(j, c, x);
-        if (rc != MC_ERR_NOT_FOUND) {
-            if (rc) reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);
-            goto out;
-        }
-    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     x->received = tv.tv_sec;
     x->received_us = tv.tv_usec;
+    x->source = j->client.role == ROLE_NATIONAL ? "national" : "portal";
     calendar_rule rule = {(calendar_rule_kind)x->proc->time_limit.kind, x->proc->time_limit.days};
     x->due = calendar_due(j->app->cal, rule, x->received, &x->has_due);
 
-    for (int attempt = 0;; attempt++) {
-        rc = write_dossier(j, c, x, code, sizeof(code), &receipt);
-        if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* a twin with the same key committed first */
-            rc = replay(j, c, x);
-            if (rc) reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);
-            goto out;
-        }
-        if (rc != MC_ERR_DB_RETRY || attempt + 1 >= TXN_ATTEMPTS) break;
+    pending me = {.j = j, .x = x};
+    rc = write_grouped(c, &me);
+    if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* the key was taken (a twin, or a retry): replay */
+        rc = replay(j, c, x);
+        if (rc) reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);
+        goto out;
     }
     if (rc) {
         log_msg(LOG_WARN, "req=%s intake failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
@@ -331,10 +558,8 @@ void intake_post(http_job *j, db_conn *c)
                       NULL);
         goto out;
     }
-    reply_receipt(j, code, receipt, false);
+    reply_receipt(j, x->code, x->receipt, false);
 out:
-    free(receipt);
-    free(x->components_json);
-    free(x->persons_json);
-    free(x);
+    free(x->receipt);
+    x->receipt = NULL;
 }

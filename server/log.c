@@ -9,11 +9,15 @@
 
 static log_level min_level = LOG_INFO;
 
-void log_set_level(const char *name)
+bool log_set_level(const char *name)
 {
     static const char *names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++)
-        if (strcmp(name, names[i]) == 0) min_level = (log_level)i;
+        if (strcmp(name, names[i]) == 0) {
+            min_level = (log_level)i;
+            return true;
+        }
+    return false;
 }
 
 void log_msg(log_level lvl, const char *fmt, ...)

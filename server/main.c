@@ -111,8 +111,9 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "motcuad stopped after %llu requests", (unsigned long long)a.served);
     status = 0;
 out:
-    http_free(&a);
+    /* workers first: completions still pending are answered while their requests are alive */
     db_pool_free(a.pool); /* joins workers after the queue drains, closes their connections */
+    http_free(&a);
     for (int i = 0; i < 2; i++)
         if (sigs[i]) event_free(sigs[i]);
     if (drain_tick) event_free(drain_tick);

@@ -9,6 +9,7 @@ secs="${1:-15}"; conns="${2:-64}"
 build="$root/build-bench"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target motcuad motcua-admin bench-raw-insert >/dev/null
+echo "== build: Release, $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 export MOTCUA_RUN="$root/.run/bench"
 db/mariadb.sh start >/dev/null
 db/mariadb.sh sql -e 'DROP DATABASE IF EXISTS motcua_test_bench; CREATE DATABASE motcua_test_bench CHARACTER SET utf8mb4;'
@@ -26,11 +27,19 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && 
 bytes=$(stat -c %s "$DOSSIER")
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
 echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-32})"
+# /healthz is sampled 100 times a second on one more connection during the load: answered by the loop thread, it shows
+# whether database work ever stalls the loop.
+python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &
+hpid=$!
 wrk_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/intake/post.lua "http://127.0.0.1:$port/v1/dossiers" | tail -1)
+wait $hpid
 echo "$wrk_out"
+cat "$MOTCUA_RUN/health.out"
 echo "== raw ceiling: $conns connections, single-row durable inserts of $((bytes + 600)) bytes"
 raw_out=$("$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)))
 echo "$raw_out"
+echo "== for reference, the same with one shared counter row bumped per transaction (what a gapless sequence costs)"
+"$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)) hot
 rps=$(sed -n 's/.*wrk_rps=\([0-9]*\).*/\1/p' <<<"$wrk_out")
 raw=$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$raw_out")
 awk -v a="$rps" -v b="$raw" 'BEGIN { printf "== ratio intake/raw = %.2f (target >= 0.50)\n", a / b }'

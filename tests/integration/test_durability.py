@@ -67,6 +67,8 @@ try:
     H.check(p.returncode != 0 and "listen_port" in p.stderr, "bad config value names the key: %r" % p.stderr[:200])
     p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_XML_MAX_DEPTH="deep"), capture_output=True, text=True, timeout=30)
     H.check(p.returncode != 0 and "xml_max_depth" in p.stderr, "non-integer names the key")
+    p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_LOG_LEVEL="DEBUG"), capture_output=True, text=True, timeout=30)
+    H.check(p.returncode != 0 and "log_level" in p.stderr, "unknown log level names the key")
     s.sql("INSERT INTO schema_version (version, name, applied_at) VALUES (999, '999_future.sql', UTC_TIMESTAMP())")
     p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_LISTEN_PORT=str(H.free_port())), capture_output=True, text=True, timeout=30)
     H.check(p.returncode != 0 and "newer" in p.stderr, "schema newer than the build refuses to start: %r" % p.stderr[:200])

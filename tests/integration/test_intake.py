@@ -70,6 +70,10 @@ try:
     r = s.submit(big)
     H.check(r.status == 413, "2 MiB body over xml_max_bytes -> 413, got %d" % r.status)
 
+    r = s.submit(good, idem="k" * 129)
+    H.check(r.status == 400 and r.json()["type"].endswith("/bad-request"), "Idempotency-Key over 128 chars -> 400")
+    r = s.submit(good, idem="bad key")
+    H.check(r.status == 400, "Idempotency-Key with a space -> 400")
     r = s.req("DELETE", "/v1/dossiers", key="portal")
     H.check(r.status == 405 and "POST" in (r.header("Allow") or ""), "DELETE -> 405 with Allow")
     r = s.req("GET", "/v1/nothing", key="portal")
