@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/deps.sh
 build="$root/build"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOTCUA_SANITIZE=OFF >/dev/null
 cmake --build "$build" -j"$(nproc)"
 run="${MOTCUA_RUN:-$root/.run}"
 mkdir -p "$run"
