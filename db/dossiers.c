@@ -143,7 +143,7 @@ mc_err dossiers_get(db_conn *c, const char *code, db_rows **out)
     db_param p[] = {db_str(code)};
     return db_query(c,
                     "SELECT id, code, procedure_code, ward, agency_id, channel, source, client_id, applicant_pid,"
-                    " applicant_name, state, national_status, received_at, due_at, version, summary"
+                    " applicant_name, state, national_status, received_at, due_at, version, summary, status_reason"
                     " FROM dossier WHERE code = ?",
                     p, 1, out);
 }
@@ -152,7 +152,7 @@ mc_err dossiers_components(db_conn *c, uint64_t id, db_rows **out)
 {
     db_param p[] = {db_i64((long long)id)};
     return db_query(c,
-                    "SELECT code, name_vi, required, plan, file_ref, file_name, result_ref"
+                    "SELECT code, name_vi, required, plan, file_ref, file_name, result_ref, satisfied_at, evidence"
                     " FROM dossier_component WHERE dossier_id = ? ORDER BY code",
                     p, 1, out);
 }

@@ -35,10 +35,10 @@ mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out);
 /* Columns of dossiers_get, in order. */
 enum {
     DC_ID, DC_CODE, DC_PROCEDURE, DC_WARD, DC_AGENCY, DC_CHANNEL, DC_SOURCE, DC_CLIENT, DC_PID, DC_NAME,
-    DC_STATE, DC_NATIONAL, DC_RECEIVED, DC_DUE, DC_VERSION, DC_SUMMARY
+    DC_STATE, DC_NATIONAL, DC_RECEIVED, DC_DUE, DC_VERSION, DC_SUMMARY, DC_REASON
 };
 mc_err dossiers_get(db_conn *c, const char *code, db_rows **out);
-/* Rows: code, name_vi, required, plan, file_ref, file_name, result_ref. */
+/* Rows: code, name_vi, required, plan, file_ref, file_name, result_ref, satisfied_at, evidence. */
 mc_err dossiers_components(db_conn *c, uint64_t id, db_rows **out);
 /* Rows: at, action, from_state, to_state, national_status, actor_client_id, note. */
 mc_err dossiers_history(db_conn *c, uint64_t id, db_rows **out);

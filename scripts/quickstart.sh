@@ -17,6 +17,8 @@ admin="$build/motcua-admin"
 "$admin" migrate
 "$admin" catalog load
 if [ -x certs/mkdev-ca.sh ]; then certs/mkdev-ca.sh "$run/certs" >/dev/null; echo "dev CA: $run/certs/ca.crt"; fi
+# motcuad and motcua-admin load the ward keys and the trust anchors from there (sign_dir & co.)
+export MOTCUA_SIGN_DIR="$run/certs" MOTCUA_TRUST_CA_FILE="$run/certs/ca.crt" MOTCUA_CRL_FILE="$run/certs/crl.pem"
 
 # Demo keys: created once; the keys are kept in a 0600 file for this development instance only
 # (the database holds only their hashes).
@@ -48,6 +50,10 @@ Submit a sample birth-registration dossier:
        --data-binary @$root/tests/samples/1.001193.valid.xml
 Then read it back (use the Location header):
   curl -s $base/v1/dossiers/<code> -H "Authorization: Bearer $PORTAL_KEY"
+Issue its signed result (demo; the workflow's approval does this later), fetch and verify it:
+  $admin result issue --dossier <code>
+  curl -s $base/v1/results/KQ-<code> -H "Authorization: Bearer $PORTAL_KEY" > result.xml
+  curl -s -X POST $base/v1/verify -H 'Content-Type: application/xml' --data-binary @result.xml
 Health: curl -s $base/healthz ; readiness: curl -s $base/readyz
 Ctrl-C stops motcuad gracefully; db/mariadb.sh stop stops the database.
 

@@ -10,6 +10,8 @@
 #include "catalog_store.h"
 #include "clients.h"
 #include "migrate.h"
+#include "results_api.h"
+#include "sign.h"
 
 static int usage(void)
 {
@@ -21,6 +23,7 @@ static int usage(void)
             "  client list\n"
             "  client revoke <id>\n"
             "  config-table                              print the configuration table (Markdown)\n"
+            "  result issue --dossier CODE               sign and store the result of a stored dossier\n"
             "roles: portal, national, official (needs --ward), monitor\n");
     return 2;
 }
@@ -102,6 +105,41 @@ static int cmd_client_list(db_conn *c)
     return 0;
 }
 
+/* Issue a dossier's result with the ward key from sign_dir (tests and demo data; the workflow's
+ * approval calls results_api_issue the same way). Prints the result id. */
+static int cmd_result_issue(app *a, int argc, char **argv, db_conn *c)
+{
+    const char *code = NULL;
+    results_svc *svc = NULL;
+    char why[512] = "", rid[RESULTS_ID_CAP] = "";
+    int status = 1;
+    mc_err rc;
+    if (argc == 2 && strcmp(argv[0], "--dossier") == 0) code = argv[1];
+    else return usage();
+    if (boot_data(a)) return 1;
+    if (sign_global_init() || results_api_svc_new(&a->cfg, &svc, why, sizeof(why))) {
+        fprintf(stderr, "result issue: cannot initialise signing %s\n", why);
+        goto out;
+    }
+    if ((rc = db_begin(c))) {
+        fprintf(stderr, "result issue: %s (%s)\n", mc_err_name(rc), db_conn_error(c));
+        goto out;
+    }
+    rc = results_api_issue(svc, a->cat, c, code, rid, sizeof(rid), why, sizeof(why));
+    if (!rc) rc = db_commit(c);
+    else db_rollback(c);
+    if (rc) {
+        fprintf(stderr, "result issue: %s (%s)\n", why[0] ? why : db_conn_error(c), mc_err_name(rc));
+        goto out;
+    }
+    printf("result %s issued for dossier %s\n", rid, code);
+    status = 0;
+out:
+    results_api_svc_free(svc);
+    sign_global_shutdown();
+    return status;
+}
+
 static int cmd_client_revoke(const char *arg, db_conn *c)
 {
     char *end = NULL;
@@ -152,7 +190,9 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i + 1], "list") == 0 && i + 2 == argc) status = cmd_client_list(c);
         else if (strcmp(argv[i + 1], "revoke") == 0 && i + 3 == argc) status = cmd_client_revoke(argv[i + 2], c);
         else status = usage();
-    } else status = usage();
+    } else if (strcmp(argv[i], "result") == 0 && i + 1 < argc && strcmp(argv[i + 1], "issue") == 0)
+        status = cmd_result_issue(&a, argc - i - 2, argv + i + 2, c);
+    else status = usage();
 out:
     db_conn_close(c);
     calendar_free(a.cal);

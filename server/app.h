@@ -25,6 +25,8 @@ typedef struct app {
     calendar *cal;
     auth_cache *auth;
     db_pool *pool;
+    struct identity *identity;   /* identity-check sweeper, NULL when popdb_url is empty (identity.h) */
+    struct results_svc *results; /* signing keys, trust, verify limiter (results_api.h) */
     xmlsafe_limits xml;
     struct event_base *base;
     struct evhttp *http;
@@ -44,6 +46,7 @@ typedef struct http_job {
     char param[64];             /* the {code} path segment, if any */
     char query[512];
     char request_id[40];
+    char peer[64];              /* client address, copied on the loop thread */
     char authorization[160];
     char idem_key[160];
     char content_type[128];

@@ -203,3 +203,73 @@ bool auth_rate_take(auth_cache *a, uint64_t client_id)
     pthread_mutex_unlock(&a->mu);
     return ok;
 }
+
+/* ---- keyed limiter (no API key: per client IP) ---- */
+
+#define LIMITER_SLOTS 4096 /* open addressing; cleared when half full, like the client buckets */
+#define LIMITER_KEY 64
+
+typedef struct {
+    char key[LIMITER_KEY]; /* "" = free */
+    double tokens, last;
+} limiter_slot;
+
+struct auth_limiter {
+    pthread_mutex_t mu;
+    int rps, burst;
+    size_t used;
+    limiter_slot slots[LIMITER_SLOTS];
+};
+
+auth_limiter *auth_limiter_new(int rps, int burst)
+{
+    auth_limiter *l = calloc(1, sizeof(*l));
+    if (!l) return NULL;
+    pthread_mutex_init(&l->mu, NULL);
+    l->rps = rps;
+    l->burst = burst < 1 ? 1 : burst;
+    return l;
+}
+
+void auth_limiter_free(auth_limiter *l)
+{
+    if (!l) return;
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+bool auth_limiter_take(auth_limiter *l, const char *key)
+{
+    if (!l || l->rps <= 0) return true;
+    char k[LIMITER_KEY];
+    snprintf(k, sizeof(k), "%s", key && *key ? key : "-");
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const char *p = k; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    bool ok = false;
+    double t = now_s();
+    pthread_mutex_lock(&l->mu);
+    if (l->used >= LIMITER_SLOTS / 2) { /* many distinct keys: forget them all (bounded memory) */
+        memset(l->slots, 0, sizeof(l->slots));
+        l->used = 0;
+    }
+    for (size_t i = h % LIMITER_SLOTS, n = 0; n < LIMITER_SLOTS; i = (i + 1) % LIMITER_SLOTS, n++) {
+        limiter_slot *b = &l->slots[i];
+        if (!b->key[0]) {
+            memcpy(b->key, k, sizeof(k));
+            b->tokens = l->burst;
+            b->last = t;
+            l->used++;
+        }
+        if (strcmp(b->key, k) != 0) continue;
+        b->tokens += (t - b->last) * l->rps;
+        if (b->tokens > l->burst) b->tokens = l->burst;
+        b->last = t;
+        if (b->tokens >= 1.0) {
+            b->tokens -= 1.0;
+            ok = true;
+        }
+        break;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return ok;
+}

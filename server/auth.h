@@ -34,4 +34,13 @@ mc_err auth_resolve(auth_cache *a, db_conn *c, const char *header, auth_client *
 /* Take one token from the client's bucket; false means answer 429. Thread-safe. */
 bool auth_rate_take(auth_cache *a, uint64_t client_id);
 
+/* A keyed token bucket for requests without an API key (e.g. per client IP on POST /v1/verify):
+ * rps tokens per second, at most burst saved. rps <= 0 turns it off (every take succeeds).
+ * NULL on allocation failure; free with auth_limiter_free (NULL is fine). */
+typedef struct auth_limiter auth_limiter;
+auth_limiter *auth_limiter_new(int rps, int burst);
+void auth_limiter_free(auth_limiter *l);
+/* Take one token from key's bucket (key is cut at 63 bytes); false means answer 429. Thread-safe. */
+bool auth_limiter_take(auth_limiter *l, const char *key);
+
 #endif

@@ -32,6 +32,28 @@ typedef struct mc_config {
     int shutdown_grace_ms;
     int tz_offset_min;
     char log_level[16];
+    char sign_dir[512];
+    char trust_ca_file[512];
+    char crl_file[512];
+    long verify_max_bytes;
+    int verify_rate_rps;
+    /* population database (identity checks) */
+    char popdb_url[512];
+    char popdb_client_id[64];
+    char popdb_secret[128];
+    char popdb_ca_file[512];
+    char popdb_client_cert[512];
+    char popdb_client_key[512];
+    int popdb_timeout_ms;
+    int popdb_max_retries;
+    int popdb_breaker_threshold;
+    int popdb_breaker_cooldown_ms;
+    int popdb_max_inflight;
+    int identity_poll_ms;
+    int identity_batch;
+    int identity_lease_s;
+    int identity_backoff_base_s;
+    int identity_backoff_cap_s;
 } mc_config;
 
 /* Fill cfg with defaults (paths relative to the source tree). */

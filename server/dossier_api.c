@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dossiers.h"
+#include "idstore.h"
 #include "migrate.h"
 #include "pid.h"
 #include "tfmt.h"
@@ -49,6 +50,31 @@ static db_rows *load(http_job *j, db_conn *c)
     return r;
 }
 
+/* The identity checks' outcomes (never the population record: it is not stored). */
+static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_t *o)
+{
+    db_rows *r = NULL;
+    mc_err rc = idstore_checks(c, id, &r);
+    if (rc) return rc;
+    if (db_rows_count(r)) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < db_rows_count(r); i++) {
+            json_t *e = json_object();
+            json_object_set_new(e, "role", json_string(col(r, i, 1)));
+            json_object_set_new(e, "outcome", json_string(col(r, i, 2)));
+            json_object_set_new(e, "matched", json_string(col(r, i, 3)));
+            json_object_set_new(e, "mismatched", json_string(col(r, i, 4)));
+            json_object_set_new(e, "requestId", json_string(col(r, i, 5)));
+            json_object_set_new(e, "source", json_string(col(r, i, 6)));
+            json_object_set_new(e, "checkedAt", local_time(j->app, col(r, i, 7)));
+            json_array_append_new(arr, e);
+        }
+        json_object_set_new(o, "identityChecks", arr);
+    }
+    db_rows_free(r);
+    return MC_OK;
+}
+
 void dossier_api_get(http_job *j, db_conn *c)
 {
     db_rows *r = load(j, c), *comps = NULL;
@@ -74,6 +100,7 @@ void dossier_api_get(http_job *j, db_conn *c)
     json_object_set_new(o, "applicant", ap);
     json_object_set_new(o, "summary", json_string(col(r, 0, DC_SUMMARY)));
     json_object_set_new(o, "state", json_string(col(r, 0, DC_STATE)));
+    if (col(r, 0, DC_REASON)) json_object_set_new(o, "statusReason", json_string(col(r, 0, DC_REASON)));
     json_object_set_new(o, "nationalStatus", json_integer(atoi(col(r, 0, DC_NATIONAL))));
     json_object_set_new(o, "receivedAt", local_time(j->app, col(r, 0, DC_RECEIVED)));
     json_object_set_new(o, "dueAt", col(r, 0, DC_DUE) ? local_time(j->app, col(r, 0, DC_DUE)) : json_null());
@@ -87,9 +114,18 @@ void dossier_api_get(http_job *j, db_conn *c)
         if (col(comps, i, 4)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, 4)));
         if (col(comps, i, 5)) json_object_set_new(c1, "fileName", json_string(col(comps, i, 5)));
         if (col(comps, i, 6)) json_object_set_new(c1, "requestedResultId", json_string(col(comps, i, 6)));
+        if (col(comps, i, 7)) {
+            json_object_set_new(c1, "satisfiedAt", local_time(j->app, col(comps, i, 7)));
+            json_object_set_new(c1, "evidence", json_string(col(comps, i, 8)));
+        }
         json_array_append_new(arr, c1);
     }
     json_object_set_new(o, "components", arr);
+    if ((rc = dossiers_identity_json(j, c, id, o))) {
+        json_decref(o);
+        reply_problem(&j->out, rc, j->path, "could not read the identity checks", NULL);
+        goto out;
+    }
     snprintf(j->out.etag, sizeof(j->out.etag), "\"v%s\"", col(r, 0, DC_VERSION));
     reply_json(&j->out, 200, o);
 out:

@@ -38,6 +38,8 @@ static const struct {
     [MC_ERR_UNKNOWN_UNIT] = {422, T("unknown-unit"), "Unknown receiving unit (ward)", "MC_ERR_UNKNOWN_UNIT"},
     [MC_ERR_COMPONENTS] = {422, T("components-invalid"), "Document components do not fit the procedure", "MC_ERR_COMPONENTS"},
     [MC_ERR_IO] = {500, T("io"), "I/O error", "MC_ERR_IO"},
+    [MC_ERR_RESULTS_UNAVAILABLE] = {503, T("results-unavailable"), "Signed results are not available on this server", "MC_ERR_RESULTS_UNAVAILABLE"},
+    [MC_ERR_INVALID_FIELD] = {422, T("invalid-field"), "A required field is missing or invalid", "MC_ERR_INVALID_FIELD"},
 };
 
 static int valid(mc_err err) { return (unsigned)err < MC_ERR__COUNT && err_table[err].type; }

@@ -34,6 +34,8 @@ typedef enum mc_err {
     MC_ERR_IO = 26,
     MC_ERR_UNKNOWN_UNIT = 27,      /* ward / receiving unit not in units.json */
     MC_ERR_COMPONENTS = 28,        /* components do not fit the procedure */
+    MC_ERR_RESULTS_UNAVAILABLE = 29, /* signing keys / trust anchors not configured */
+    MC_ERR_INVALID_FIELD = 30,     /* a required request field is missing or invalid */
     MC_ERR__COUNT
 } mc_err;
 

@@ -15,6 +15,7 @@
 #include "dossier_api.h"
 #include "intake.h"
 #include "log.h"
+#include "results_api.h"
 
 typedef struct route {
     const char *method;
@@ -28,6 +29,10 @@ static const route routes[] = {
     {"GET", "/v1/dossiers/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_get},
     {"GET", "/v1/dossiers/{}/history", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_history},
     {"GET", "/readyz", 0, dossier_api_ready},
+    {"GET", "/v1/results", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_list},
+    {"GET", "/v1/results/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_get},
+    {"POST", "/v1/results/{}/revocation", ROLE_OFFICIAL, results_api_revoke},
+    {"POST", "/v1/verify", 0, results_api_verify}, /* public: rate-limited per client IP in the handler */
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -231,6 +236,12 @@ static void on_request(struct evhttp_request *req, void *arg)
         answer_now(j, 0, path_known ? MC_ERR_METHOD : MC_ERR_NOT_FOUND,
                    path_known ? "method not allowed on this resource" : "no such resource");
         return;
+    }
+    {
+        char *addr = NULL;
+        ev_uint16_t port = 0;
+        evhttp_connection_get_peer(evhttp_request_get_connection(req), &addr, &port);
+        snprintf(j->peer, sizeof(j->peer), "%s", addr ? addr : "");
     }
     copy_header(h, "Authorization", j->authorization, sizeof(j->authorization));
     if (!j->authorization[0]) copy_header(h, "X-API-Key", j->authorization, sizeof(j->authorization));

@@ -11,8 +11,11 @@
 
 #include "boot.h"
 #include "http.h"
+#include "identity.h"
 #include "log.h"
 #include "migrate.h"
+#include "results_api.h"
+#include "sign.h"
 
 static struct timespec drain_start;
 static struct event *drain_tick; /* freed after the loop */
@@ -80,6 +83,15 @@ int main(int argc, char **argv)
     }
     xmlInitParser();
     if (boot_data(&a)) goto out;
+    if (sign_global_init()) {
+        fprintf(stderr, "motcuad: cannot initialise xmlsec/OpenSSL for signed results\n");
+        goto out;
+    }
+    /* keys and trust are loaded once here; a missing part only makes the routes that need it 503 */
+    if (results_api_svc_new(&a.cfg, &a.results, why, sizeof(why))) {
+        fprintf(stderr, "motcuad: results: %s\n", why);
+        goto out;
+    }
     if (boot_connect(&a.cfg, &dsn, &probe)) goto out;
     if (migrate_check(probe, why, sizeof(why))) {
         fprintf(stderr, "motcuad: %s\n", why);
@@ -101,6 +113,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "motcuad: %s\n", why);
         goto out;
     }
+    if (identity_new(&a, &a.identity, why, sizeof(why))) {
+        fprintf(stderr, "motcuad: %s\n", why);
+        goto out;
+    }
     sigs[0] = evsignal_new(a.base, SIGTERM, on_signal, &a);
     sigs[1] = evsignal_new(a.base, SIGINT, on_signal, &a);
     for (int i = 0; i < 2; i++)
@@ -111,8 +127,11 @@ int main(int argc, char **argv)
     log_msg(LOG_INFO, "motcuad stopped after %llu requests", (unsigned long long)a.served);
     status = 0;
 out:
+    identity_stop(a.identity);
     /* workers first: completions still pending are answered while their requests are alive */
     db_pool_free(a.pool); /* joins workers after the queue drains, closes their connections */
+    results_api_svc_free(a.results); /* after the workers: they hold its per-thread signers */
+    identity_free(a.identity);
     http_free(&a);
     for (int i = 0; i < 2; i++)
         if (sigs[i]) event_free(sigs[i]);
@@ -122,6 +141,7 @@ out:
     if (a.base) event_base_free(a.base);
     calendar_free(a.cal);
     catalog_free(a.cat);
+    sign_global_shutdown();
     xmlCleanupParser();
     mysql_library_end();
     return status;

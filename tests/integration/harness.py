@@ -188,3 +188,110 @@ def request(method, path, body=None, headers=None, port=8080, timeout=30):
 
 def new_key_id():
     return str(uuid.uuid4())
+
+
+# ---- the population-database simulator (adapters/popdb_sim.c) over real TLS ----
+
+POPDB_SIM = os.environ.get("POPDB_SIM", os.path.join(os.path.dirname(MOTCUAD), "adapters", "popdb-sim"))
+RUN = os.environ.get("MOTCUA_RUN", os.path.join(SRC, ".run"))
+SIM_CLIENT, SIM_SECRET = "motcua-test", "test-secret-48"
+
+
+def dev_certs():
+    """The development CA and the simulators' localhost certificate (certs/mkdev-ca.sh, idempotent)."""
+    out = os.path.join(RUN, "certs")
+    subprocess.run([os.path.join(SRC, "certs", "mkdev-ca.sh"), out], check=True, capture_output=True)
+    return out
+
+
+def citizens():
+    """Synthetic Da Nang citizens (fixed seed), generated once per run directory."""
+    path = os.path.join(RUN, "popdb", "citizens.json")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        subprocess.run([sys.executable, os.path.join(SRC, "adapters", "gen_citizens.py"), "--seed", "48",
+                        "--count", "1200", "--out", path], check=True)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+class PopdbSim:
+    def __init__(self, port=None):
+        self.certs = dev_certs()
+        self.data = citizens()
+        self.port = port or free_port()
+        self.proc = None
+        self.start()
+
+    def start(self):
+        log = open(os.path.join(RUN, "popdb-sim-%d.log" % self.port), "ab")
+        self.proc = subprocess.Popen([POPDB_SIM, "--port", str(self.port), "--data", os.path.join(RUN, "popdb", "citizens.json"),
+                                      "--client-id", SIM_CLIENT, "--secret", SIM_SECRET,
+                                      "--cert", os.path.join(self.certs, "localhost.crt"),
+                                      "--key", os.path.join(self.certs, "localhost.key")], stdout=log, stderr=log)
+        t0 = time.time()
+        while time.time() - t0 < 20:
+            try:
+                self.stats()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("popdb-sim did not start")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def _admin(self, method, path, body=None):
+        import ssl
+        ctx = ssl.create_default_context(cafile=os.path.join(self.certs, "ca.crt"))
+        c = http.client.HTTPSConnection("localhost", self.port, context=ctx, timeout=10)
+        try:
+            c.request(method, path, body=json.dumps(body) if body is not None else None,
+                      headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            return json.loads(r.read() or b"{}")
+        finally:
+            c.close()
+
+    def stats(self):
+        return self._admin("GET", "/_sim/stats")
+
+    def faults(self, **f):
+        return self._admin("POST", "/_sim/faults", f)
+
+    def reset(self):
+        return self._admin("POST", "/_sim/reset", {})
+
+    def env(self):
+        """motcuad configuration pointing at this simulator."""
+        return {"MOTCUA_POPDB_URL": "https://localhost:%d/v1" % self.port, "MOTCUA_POPDB_CLIENT_ID": SIM_CLIENT,
+                "MOTCUA_POPDB_SECRET": SIM_SECRET, "MOTCUA_POPDB_CA_FILE": os.path.join(self.certs, "ca.crt")}
+
+
+def dossier_for(person, subject=None, ward="20242"):
+    """A copy-of-extract dossier (2.000635) whose applicant (and subject) are the given citizens,
+    declared as the simulator's record says unless the caller altered the dict."""
+    body = sample("2.000635").decode("utf-8")
+    subject = subject or person
+
+    def block(p):
+        b = p["birth_date"]
+        return "<personalId>%s</personalId>\n    <fullName>%s</fullName>\n    <birthDate>%s-%s-%s</birthDate>" % (
+            p["personal_id"], p["full_name"], b[:4], b[4:6], b[6:8])
+    body = re.sub(r"<personalId>\d+</personalId>\s*<fullName>[^<]*</fullName>\s*<birthDate>[^<]*</birthDate>",
+                  lambda m, it=iter([block(person), block(subject)]): next(it), body, count=2)
+    body = re.sub(r"(<birthDate>[^<]*</birthDate>\s*<gender>)[MF](</gender>)", r"\g<1>%s\g<2>" % person["gender"], body, count=1)
+    body = re.sub(r"<ward>\d+</ward>", "<ward>%s</ward>" % ward, body)
+    return body.encode("utf-8")
+
+
+def wait_state(stack, code, states, key="portal", timeout=30):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        r = stack.req("GET", "/v1/dossiers/" + code, key=key)
+        if r.status == 200 and r.json()["state"] in states:
+            return r.json()
+        time.sleep(0.1)
+    return stack.req("GET", "/v1/dossiers/" + code, key=key).json()
