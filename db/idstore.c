@@ -71,13 +71,15 @@ mc_err idstore_record(db_conn *c, const idstore_outcome *o)
     mc_err rc = db_begin(c);
     if (rc) return rc;
     db_param up[] = {db_str(o->to_state), db_i64(o->national_status), db_str(o->reason), db_str(o->next_at),
-                     db_i64((long long)o->dossier_id), db_str(o->token)};
+                     db_i64((long long)o->dossier_id), db_str(o->token), db_str(o->from_state)};
     rc = db_exec(c,
                  "UPDATE dossier SET state = ?, national_status = ?, status_reason = ?, identity_next_at = ?,"
                  " identity_attempts = identity_attempts + 1, identity_lease_until = NULL,"
-                 " identity_lease_token = NULL, version = version + 1 WHERE id = ? AND identity_lease_token = ?",
-                 up, 6, &n, NULL);
-    if (!rc && n == 0) rc = MC_ERR_CONFLICT; /* the lease expired and someone else holds it now */
+                 " identity_lease_token = NULL, version = version + 1"
+                 " WHERE id = ? AND identity_lease_token = ? AND state = ?",
+                 up, 7, &n, NULL);
+    /* the lease expired and someone else holds it now, or an official acted meanwhile (e.g. refused) */
+    if (!rc && n == 0) rc = MC_ERR_CONFLICT;
     if (!rc && o->checks_json) {
         db_param p[] = {db_i64((long long)o->dossier_id), db_str(o->checks_json)};
         rc = db_exec(c,

@@ -27,7 +27,8 @@ typedef struct {
     const char *evidence;        /* verified: evidence for population components, else NULL */
     const char *history_note;    /* NULL: no history row (a parked dossier parked again) */
 } idstore_outcome;
-/* Record it in one transaction. MC_ERR_CONFLICT when the lease was lost (nothing written). */
+/* Record it in one transaction. MC_ERR_CONFLICT when the lease was lost or the state moved on since
+ * the claim (nothing written). */
 mc_err idstore_record(db_conn *c, const idstore_outcome *o);
 
 /* The recorded checks of a dossier. Rows: seq, role, outcome, matched, mismatched, request_id, source,

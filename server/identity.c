@@ -16,6 +16,7 @@
 #include "pid.h"
 #include "popdb.h"
 #include "tfmt.h"
+#include "workflow.h"
 
 #define MAX_PERSONS (1 + DOSSIER_MAX_PERSONS)
 #define MAX_ACTIVE_FACTOR 4 /* dossiers in flight at most identity_batch * this */
@@ -166,7 +167,24 @@ static void append_reason(check_dossier *d, const check_person *p)
     snprintf(d->reason + len, sizeof(d->reason) - len, "%s%s", len ? "; " : "", line);
 }
 
-static void decide(check_dossier *d)
+/* Take the transition through the workflow table (role system): its target state and national
+ * status. False when the table does not allow it from the dossier's state (then nothing is recorded). */
+static bool transition(check_dossier *d, workflow_action act)
+{
+    workflow_state from, next;
+    char why[WORKFLOW_WHY_CAP];
+    if (workflow_state_parse(d->state, &from) != MC_OK) return false;
+    if (workflow_apply(from, act, WORKFLOW_ROLE_SYSTEM, &next, why, sizeof(why)) != MC_OK) {
+        log_msg(LOG_WARN, "identity dossier=%s: %s", d->code, why);
+        return false;
+    }
+    d->rec.to_state = workflow_state_name(next);
+    d->rec.national_status = workflow_national_status(next);
+    return true;
+}
+
+/* Decide the outcome to record; false when there is nothing to record. */
+static bool decide(check_dossier *d)
 {
     const mc_config *cfg = &d->id->a->cfg;
     bool unavailable = false, mismatch = false;
@@ -180,16 +198,20 @@ static void decide(check_dossier *d)
         if (delay > cfg->identity_backoff_cap_s) delay = cfg->identity_backoff_cap_s;
         delay = delay / 2 + (long)((unsigned)rand() % (unsigned)(delay / 2 + 1)); /* jitter: half to full */
         tfmt_db(time(NULL) + delay, 0, d->next_at, sizeof(d->next_at));
-        d->rec.to_state = "identity_pending";
-        d->rec.national_status = 1;
         d->rec.next_at = d->next_at;
+        if (strcmp(d->state, "identity_pending") == 0) { /* parked again: same state, no history row */
+            d->rec.to_state = d->state;
+            d->rec.national_status = 1;
+        } else if (!transition(d, WORKFLOW_ACT_IDENTITY_PARK)) {
+            return false;
+        }
         snprintf(d->reason, sizeof(d->reason), "Đang chờ xác thực với Cơ sở dữ liệu quốc gia về dân cư (tạm thời không phản hồi) / waiting for the national population database (temporarily unavailable)");
         d->rec.reason = d->reason;
         if (strcmp(d->state, "identity_pending") != 0) {
             snprintf(d->note, sizeof(d->note), "population database unavailable: parked, next attempt at %s UTC", d->next_at);
             d->rec.history_note = d->note;
         }
-        return;
+        return true;
     }
     json_t *arr = json_array();
     for (int i = 0; i < d->n; i++) {
@@ -205,19 +227,18 @@ static void decide(check_dossier *d)
     d->checks_json = json_dumps(arr, JSON_COMPACT);
     json_decref(arr);
     d->rec.checks_json = d->checks_json;
-    if (mismatch) {
-        d->rec.to_state = "identity_mismatch";
-        d->rec.national_status = 3; /* not received: the dossier stops here with the reason */
+    if (mismatch) { /* the dossier stops here with the reason (national status from the table: 3) */
+        if (!transition(d, WORKFLOW_ACT_IDENTITY_MISMATCH)) return false;
         d->rec.reason = d->reason;
         snprintf(d->note, sizeof(d->note), "identity check failed: the dossier is stopped, see the reason");
     } else {
-        d->rec.to_state = "identity_verified";
-        d->rec.national_status = 1;
+        if (!transition(d, WORKFLOW_ACT_IDENTITY_OK)) return false;
         snprintf(d->evidence, sizeof(d->evidence), "population:%s", d->persons[0].out.request_id);
         d->rec.evidence = d->evidence;
         snprintf(d->note, sizeof(d->note), "identity verified against the national population database");
     }
     d->rec.history_note = d->note;
+    return true;
 }
 
 static void record_work(db_conn *c, void *arg)
@@ -251,7 +272,10 @@ static void person_done(const popdb_outcome *out, const popdb_citizen *rec, void
     check_dossier *d = p->d;
     p->out = *out;
     if (--d->pending > 0) return;
-    decide(d);
+    if (!decide(d)) { /* nothing to record: the lease expires by itself */
+        dossier_free(d);
+        return;
+    }
     if (db_pool_submit(d->id->a->pool, record_work, record_done, d)) {
         log_msg(LOG_WARN, "identity dossier=%s: worker queue full, outcome dropped (lease will expire)", d->code);
         dossier_free(d);
@@ -271,8 +295,9 @@ static void start_checks(identity *id, check_dossier *d)
         mc_err rc = popdb_verify(id->pop, &q, person_done, p);
         if (rc) { /* refused before sending (busy, bad query): no answer for this person */
             popdb_outcome o = {.status = POPDB_UNAVAILABLE};
+            bool last = d->pending == 1;
             person_done(&o, NULL, p);
-            if (d->pending == 0) return; /* d may be gone */
+            if (last) return; /* d may be gone */
         }
     }
 }
