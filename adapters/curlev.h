@@ -18,7 +18,7 @@ typedef struct curlev curlev;
 #define CURLEV_DEFAULT_MAX_QUEUED 4096u
 #define CURLEV_DEFAULT_MAX_BODY ((size_t)256 * 1024)
 #define CURLEV_DEFAULT_TIMEOUT_MS 3000L
-#define CURLEV_DEFAULT_START_BURST 16u
+#define CURLEV_DEFAULT_START_BURST 4u
 
 typedef struct curlev_opts {
     const char *ca_file;      /* PEM bundle peers are verified against; required unless allow_plain */

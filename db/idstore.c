@@ -1,6 +1,8 @@
 /* idstore.c - SQL behind identity checks. Prepared statements only. */
 #include "idstore.h"
 
+#include "audit.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,23 @@ mc_err idstore_claimed_persons(db_conn *c, const char *token, db_rows **out)
                     p, 1, out);
 }
 
+/* The audit row of an outcome that changed the dossier (system actor; the note names no person). */
+static mc_err record_audit(db_conn *c, const idstore_outcome *o)
+{
+    db_rows *r = NULL;
+    db_param p[] = {db_i64((long long)o->dossier_id)};
+    mc_err rc = db_query(c, "SELECT code, ward FROM dossier WHERE id = ?", p, 1, &r);
+    if (!rc && db_rows_count(r) != 1) rc = MC_ERR_INTERNAL;
+    if (!rc) {
+        audit_entry e = {.actor_client_id = 0, .role = "system", .ward = db_rows_get(r, 0, 1, NULL),
+                         .action = "identity_check", .dossier_code = db_rows_get(r, 0, 0, NULL),
+                         .before_state = o->from_state, .after_state = o->to_state, .detail = o->history_note};
+        rc = audit_append(c, &e);
+    }
+    db_rows_free(r);
+    return rc;
+}
+
 mc_err idstore_record(db_conn *c, const idstore_outcome *o)
 {
     uint64_t n = 0;
@@ -107,6 +126,7 @@ mc_err idstore_record(db_conn *c, const idstore_outcome *o)
                      " NULL, ?, NULL)",
                      p, 5, NULL, NULL);
     }
+    if (!rc && o->history_note) rc = record_audit(c, o); /* last: it locks the audit chain head */
     if (rc) {
         db_rollback(c);
         return rc;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "boot.h"
 #include "catalog_store.h"
@@ -24,6 +25,7 @@ static int usage(void)
             "  client revoke <id>\n"
             "  config-table                              print the configuration table (Markdown)\n"
             "  result issue --dossier CODE               sign and store the result of a stored dossier\n"
+            "  audit verify                              walk the audit hash chain; exit 1 at the first broken row\n"
             "roles: portal, national, official (needs --ward), monitor\n");
     return 2;
 }
@@ -140,6 +142,25 @@ out:
     return status;
 }
 
+/* Walk the audit chain: exit 0 when intact, 1 naming the first broken row. */
+static int cmd_audit_verify(db_conn *c)
+{
+    uint64_t rows = 0, bad = 0;
+    char why[512] = "";
+    mc_err rc = audit_verify(c, &rows, &bad, why, sizeof(why));
+    if (rc == MC_ERR_CONFLICT) {
+        printf("audit chain BROKEN at row %llu: %s (%llu rows intact before it)\n", (unsigned long long)bad, why,
+               (unsigned long long)rows);
+        return 1;
+    }
+    if (rc) {
+        fprintf(stderr, "audit verify: %s (%s)\n", why, mc_err_name(rc));
+        return 1;
+    }
+    printf("%llu rows, chain intact\n", (unsigned long long)rows);
+    return 0;
+}
+
 static int cmd_client_revoke(const char *arg, db_conn *c)
 {
     char *end = NULL;
@@ -192,6 +213,8 @@ int main(int argc, char **argv)
         else status = usage();
     } else if (strcmp(argv[i], "result") == 0 && i + 1 < argc && strcmp(argv[i + 1], "issue") == 0)
         status = cmd_result_issue(&a, argc - i - 2, argv + i + 2, c);
+    else if (strcmp(argv[i], "audit") == 0 && i + 2 == argc && strcmp(argv[i + 1], "verify") == 0)
+        status = cmd_audit_verify(c);
     else status = usage();
 out:
     db_conn_close(c);

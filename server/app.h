@@ -37,25 +37,34 @@ typedef struct app {
 } app;
 
 /* One HTTP request on its way through a worker. Handlers fill `out` and never send. */
-typedef struct http_job {
+typedef struct http_job http_job;
+/* A continuation on the loop thread (remote calls); it must end with http_finish(j). */
+typedef void (*loop_fn)(http_job *j);
+
+struct http_job {
     app *app;
     struct evhttp_request *req;
     const struct route *route;
     char method[8];
     char path[256];
-    char param[64];             /* the {code} path segment, if any */
+    char param[64];             /* the first {} path segment (e.g. the dossier code), if any */
+    char param2[64];            /* the second {} segment (e.g. an action name), if any */
     char query[512];
     char request_id[40];
     char peer[64];              /* client address, copied on the loop thread */
     char authorization[160];
     char idem_key[160];
     char content_type[128];
+    char file_name[320];        /* X-File-Name, for attachments (attach_api.h; over 255 bytes: refused) */
+    char component[64];         /* X-Component, for attachments */
+    char if_match[128];         /* If-Match, for workflow actions (actions_api.h) */
     char *body;
     size_t body_len;
     auth_client client;
     reply out;
+    loop_fn then;               /* set by a worker handler to continue on the loop, reply unset */
     struct timespec start;
-} http_job;
+};
 
 /* A route handler: runs on a worker thread with its own connection (never NULL here). */
 typedef void (*route_fn)(http_job *j, db_conn *c);

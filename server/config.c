@@ -66,11 +66,15 @@ static const config_row rows[] = {
     ROW_I(popdb_breaker_threshold, "5", 0, 1000, "consecutive failures that open the circuit breaker (0 = off)"),
     ROW_I(popdb_breaker_cooldown_ms, "10000", 100, 600000, "how long the breaker stays open before a probe (ms)"),
     ROW_I(popdb_max_inflight, "256", 1, 10000, "gateway calls in flight at once"),
+    ROW_I(prefill_rate_rps, "5", 1, 100000, "prefill look-ups per second per portal client"),
     ROW_I(identity_poll_ms, "200", 10, 60000, "how often an idle sweeper looks for dossiers to check (ms)"),
     ROW_I(identity_batch, "64", 1, 1000, "dossiers claimed per sweep"),
     ROW_I(identity_lease_s, "60", 5, 3600, "how long a claimed dossier is ours before another process may take it"),
     ROW_I(identity_backoff_base_s, "2", 1, 3600, "first retry delay of a parked dossier (s), doubled per attempt"),
     ROW_I(identity_backoff_cap_s, "300", 1, 86400, "longest retry delay of a parked dossier (s)"),
+    ROW_L(attachment_max_bytes, "10485760", 1024, 16777216,
+          "largest attachment (bytes); also capped by http_max_body, which libevent enforces first"),
+    ROW_L(dossier_attachments_max_bytes, "52428800", 1024, 68719476736L, "most attachment bytes on one dossier"),
 };
 
 static mc_err set_row(mc_config *cfg, const config_row *r, const char *value, char *why, size_t whycap)

@@ -49,11 +49,15 @@ typedef struct mc_config {
     int popdb_breaker_threshold;
     int popdb_breaker_cooldown_ms;
     int popdb_max_inflight;
+    int prefill_rate_rps;
     int identity_poll_ms;
     int identity_batch;
     int identity_lease_s;
     int identity_backoff_base_s;
     int identity_backoff_cap_s;
+    /* attachments (attach_api.h) */
+    long attachment_max_bytes;
+    long dossier_attachments_max_bytes;
 } mc_config;
 
 /* Fill cfg with defaults (paths relative to the source tree). */

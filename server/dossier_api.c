@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "dossiers.h"
 #include "idstore.h"
 #include "migrate.h"
@@ -75,12 +76,31 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
     return MC_OK;
 }
 
+/* An official reading a dossier reads personal data: one audit row in its own short transaction, and
+ * nothing is sent when it cannot be written (fail closed). */
+static mc_err audit_official_read(http_job *j, db_conn *c, db_rows *r)
+{
+    audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
+                     .action = "read_personal_data", .dossier_code = col(r, 0, DC_CODE),
+                     .request_id = j->request_id, .detail = "GET dossier"};
+    mc_err rc = db_begin(c);
+    if (rc) return rc;
+    if (!(rc = audit_append(c, &e))) return db_commit(c);
+    db_rollback(c);
+    return rc;
+}
+
 void dossier_api_get(http_job *j, db_conn *c)
 {
     db_rows *r = load(j, c), *comps = NULL;
     if (!r) return;
     uint64_t id = strtoull(col(r, 0, DC_ID), NULL, 10);
-    mc_err rc = dossiers_components(c, id, &comps);
+    mc_err rc = j->client.role == ROLE_OFFICIAL ? audit_official_read(j, c, r) : MC_OK;
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "the read could not be audited, so the dossier is not sent", NULL);
+        goto out;
+    }
+    rc = dossiers_components(c, id, &comps);
     if (rc) {
         reply_problem(&j->out, rc, j->path, "could not read the dossier's components", NULL);
         goto out;

@@ -40,6 +40,8 @@ static const struct {
     [MC_ERR_IO] = {500, T("io"), "I/O error", "MC_ERR_IO"},
     [MC_ERR_RESULTS_UNAVAILABLE] = {503, T("results-unavailable"), "Signed results are not available on this server", "MC_ERR_RESULTS_UNAVAILABLE"},
     [MC_ERR_INVALID_FIELD] = {422, T("invalid-field"), "A required field is missing or invalid", "MC_ERR_INVALID_FIELD"},
+    [MC_ERR_UPSTREAM_UNAVAILABLE] = {503, T("upstream-unavailable"), "A remote system is not answering", "MC_ERR_UPSTREAM_UNAVAILABLE"},
+    [MC_ERR_CONSENT_REQUIRED] = {403, T("consent-required"), "The citizen's consent is required", "MC_ERR_CONSENT_REQUIRED"},
 };
 
 static int valid(mc_err err) { return (unsigned)err < MC_ERR__COUNT && err_table[err].type; }

@@ -36,6 +36,8 @@ typedef enum mc_err {
     MC_ERR_COMPONENTS = 28,        /* components do not fit the procedure */
     MC_ERR_RESULTS_UNAVAILABLE = 29, /* signing keys / trust anchors not configured */
     MC_ERR_INVALID_FIELD = 30,     /* a required request field is missing or invalid */
+    MC_ERR_UPSTREAM_UNAVAILABLE = 31, /* a remote system (population database) did not answer */
+    MC_ERR_CONSENT_REQUIRED = 32,  /* personal data asked for without the citizen's consent */
     MC_ERR__COUNT
 } mc_err;
 

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actions_api.h"
+#include "attach_api.h"
 #include "dossier_api.h"
+#include "identity.h"
 #include "intake.h"
 #include "log.h"
 #include "results_api.h"
@@ -21,7 +24,7 @@ typedef struct route {
     const char *method;
     const char *pattern;   /* "{}" matches one path segment */
     unsigned roles;        /* 0: public, no key */
-    route_fn fn;
+    route_fn fn;           /* runs on a worker; may hand over to the loop with j->then */
 } route;
 
 static const route routes[] = {
@@ -29,10 +32,17 @@ static const route routes[] = {
     {"GET", "/v1/dossiers/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_get},
     {"GET", "/v1/dossiers/{}/history", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_history},
     {"GET", "/readyz", 0, dossier_api_ready},
+    {"GET", "/v1/citizens/{}/prefill", ROLE_PORTAL, identity_prefill},
     {"GET", "/v1/results", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_list},
     {"GET", "/v1/results/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_get},
     {"POST", "/v1/results/{}/revocation", ROLE_OFFICIAL, results_api_revoke},
     {"POST", "/v1/verify", 0, results_api_verify}, /* public: rate-limited per client IP in the handler */
+    {"POST", "/v1/dossiers/{}/attachments", ROLE_PORTAL | ROLE_NATIONAL, attach_api_post},
+    {"GET", "/v1/dossiers/{}/attachments", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, attach_api_list},
+    {"GET", "/v1/dossiers/{}/attachments/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, attach_api_get},
+    {"POST", "/v1/dossiers/{}/actions/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, actions_api_post},
+    {"POST", "/v1/dossiers/{}/apology", ROLE_OFFICIAL, actions_api_apology},
+    {"GET", "/v1/queue", ROLE_OFFICIAL, actions_api_queue},
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -48,17 +58,18 @@ static bool seg_ok(const char *s, size_t n)
     return true;
 }
 
-/* Match path against pattern; on success copy the {} segment into param. */
-static bool match(const char *pattern, const char *path, char *param, size_t cap)
+/* Match path against pattern; on success copy the {} segments (at most two) into params. */
+static bool match(const char *pattern, const char *path, char params[2][64])
 {
     const char *p = pattern, *s = path;
+    int k = 0;
     while (*p && *s) {
         if (p[0] == '{' && p[1] == '}') {
             const char *e = strchr(s, '/');
             size_t n = e ? (size_t)(e - s) : strlen(s);
-            if (!seg_ok(s, n) || n >= cap) return false;
-            memcpy(param, s, n);
-            param[n] = '\0';
+            if (!seg_ok(s, n) || n >= 64 || k >= 2) return false;
+            memcpy(params[k], s, n);
+            params[k++][n] = '\0';
             s += n;
             p += 2;
         } else if (*p++ != *s++) {
@@ -117,7 +128,14 @@ static void finish(http_job *j)
     job_free(j);
 }
 
-static void job_done(void *arg) { finish(arg); }
+void http_finish(http_job *j) { finish(j); }
+
+static void job_done(void *arg)
+{
+    http_job *j = arg;
+    if (j->then && !j->out.status) j->then(j); /* the handler continues on the loop (remote calls) */
+    else finish(j);
+}
 
 /* Worker thread. */
 static void job_work(db_conn *c, void *arg)
@@ -221,14 +239,15 @@ static void on_request(struct evhttp_request *req, void *arg)
     bool path_known = false;
     char allow[64] = "";
     for (size_t i = 0; i < NROUTES; i++) {
-        char param[64] = "";
-        if (!match(routes[i].pattern, j->path, param, sizeof(param))) continue;
+        char params[2][64] = {"", ""};
+        if (!match(routes[i].pattern, j->path, params)) continue;
         path_known = true;
         size_t al = strlen(allow);
         snprintf(allow + al, sizeof(allow) - al, "%s%s", al ? ", " : "", routes[i].method);
         if (strcmp(routes[i].method, j->method) == 0) {
             j->route = &routes[i];
-            snprintf(j->param, sizeof(j->param), "%s", param);
+            snprintf(j->param, sizeof(j->param), "%s", params[0]);
+            snprintf(j->param2, sizeof(j->param2), "%s", params[1]);
         }
     }
     if (!j->route) {
@@ -247,6 +266,9 @@ static void on_request(struct evhttp_request *req, void *arg)
     if (!j->authorization[0]) copy_header(h, "X-API-Key", j->authorization, sizeof(j->authorization));
     copy_header(h, "Idempotency-Key", j->idem_key, sizeof(j->idem_key));
     copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type));
+    copy_header(h, "X-File-Name", j->file_name, sizeof(j->file_name));
+    copy_header(h, "X-Component", j->component, sizeof(j->component));
+    copy_header(h, "If-Match", j->if_match, sizeof(j->if_match));
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
     if (n) {

@@ -9,5 +9,7 @@ mc_err http_start(app *a, char *why, size_t whycap);
 /* Stop accepting new connections; requests already read are finished (a->draining set). */
 void http_stop_accepting(app *a);
 void http_free(app *a);
+/* Send j's reply, log it and free j (loop thread): how an asynchronous handler ends. */
+void http_finish(http_job *j);
 
 #endif

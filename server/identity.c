@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "http.h"
 #include "idstore.h"
 #include "log.h"
 #include "pid.h"
@@ -52,6 +53,7 @@ struct check_dossier {
 struct identity {
     app *a;
     popdb *pop;
+    auth_limiter *prefill_limit;   /* per client: look-ups are personal data, and cost the gateway */
     struct event *timer;
     bool claiming, stopping;
     unsigned active;
@@ -428,7 +430,8 @@ mc_err identity_new(app *a, identity **out, char *why, size_t whycap)
         free(id);
         return rc;
     }
-    if (!(id->timer = evtimer_new(a->base, on_timer, id))) {
+    if (!(id->timer = evtimer_new(a->base, on_timer, id)) ||
+        !(id->prefill_limit = auth_limiter_new(cfg->prefill_rate_rps, cfg->prefill_rate_rps * 2))) {
         identity_free(id);
         return MC_ERR_NOMEM;
     }
@@ -451,7 +454,124 @@ void identity_free(identity *id)
     popdb_free(id->pop); /* drops calls in flight without calling back */
     while (id->list) dossier_free(id->list);
     if (id->timer) event_free(id->timer);
+    auth_limiter_free(id->prefill_limit);
     db_rows_free(id->rows);
     db_rows_free(id->persons);
     free(id);
+}
+
+/* ---- prefill ---- */
+
+/* Value of `name` in a query string (no decoding beyond %XX and '+'), into out. */
+static bool query_get(const char *query, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *p = query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
+            size_t o = 0;
+            for (size_t i = nl + 1; i < len && o + 1 < cap; i++) {
+                char ch = p[i];
+                if (ch == '+') ch = ' ';
+                else if (ch == '%' && i + 2 < len) {
+                    char hex[3] = {p[i + 1], p[i + 2], 0};
+                    ch = (char)strtol(hex, NULL, 16);
+                    i += 2;
+                }
+                out[o++] = ch;
+            }
+            out[o] = '\0';
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+static json_t *address_json(const popdb_address *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "province", json_string(a->province));
+    if (a->district[0]) json_object_set_new(o, "district", json_string(a->district));
+    json_object_set_new(o, "ward", json_string(a->ward));
+    json_object_set_new(o, "detail", json_string(a->detail));
+    return o;
+}
+
+static void prefill_done(const popdb_outcome *out, const popdb_citizen *rec, void *arg)
+{
+    http_job *j = arg;
+    if (out->status == POPDB_VERIFIED && rec) {
+        char bd[11];
+        snprintf(bd, sizeof(bd), "%.4s-%.2s-%.2s", rec->birth_date, rec->birth_date + 4, rec->birth_date + 6);
+        json_t *o = json_object();
+        json_object_set_new(o, "familyName", json_string(rec->family_name));
+        json_object_set_new(o, "middleName", json_string(rec->middle_name));
+        json_object_set_new(o, "givenName", json_string(rec->given_name));
+        json_object_set_new(o, "fullName", json_string(rec->full_name));
+        json_object_set_new(o, "gender", json_string(rec->gender == POPDB_GENDER_FEMALE ? "F" : "M"));
+        json_object_set_new(o, "birthDate", json_string(bd));
+        json_object_set_new(o, "ethnicity", json_string(rec->ethnicity));
+        json_object_set_new(o, "maritalStatus", json_string(popdb_marital_name(rec->marital)));
+        json_object_set_new(o, "permanentResidence", address_json(&rec->permanent));
+        json_object_set_new(o, "currentResidence", address_json(&rec->current));
+        json_object_set_new(o, "isHouseholdHead", json_boolean(rec->is_household_head));
+        json_object_set_new(o, "source", json_string("csdlqg-dancu"));
+        json_object_set_new(o, "requestId", json_string(out->request_id));
+        reply_json(&j->out, 200, o);
+    } else if (out->status == POPDB_MISMATCH || out->status == POPDB_NOT_FOUND || out->status == POPDB_DECEASED) {
+        /* one answer for all three: a look-up must not reveal which part was wrong, or who exists */
+        reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path,
+                      "no citizen matches this personal ID, full name and date of birth", NULL);
+    } else {
+        reply_problem(&j->out, MC_ERR_UPSTREAM_UNAVAILABLE, j->path,
+                      "the national population database is not answering; try again later", NULL);
+    }
+    http_finish(j);
+}
+
+/* Loop thread: ask the gateway. */
+static void prefill_lookup(http_job *j)
+{
+    identity *id = j->app->identity;
+    char name[401] = "", birth[16] = "", bd8[9];
+    query_get(j->query, "fullName", name, sizeof(name));
+    query_get(j->query, "birthDate", birth, sizeof(birth));
+    snprintf(bd8, sizeof(bd8), "%.4s%.2s%.2s", birth, birth + 5, birth + 8);
+    popdb_query q = {.service_code = "prefill", .unit = "motcua", .officer = j->client.name,
+                     .personal_id = j->param, .full_name = name, .birth_date = bd8};
+    if (popdb_lookup(id->pop, &q, prefill_done, j) == MC_OK) return; /* prefill_done finishes */
+    reply_problem(&j->out, MC_ERR_BUSY, j->path, "too many look-ups in flight", NULL);
+    http_finish(j);
+}
+
+/* Worker thread: checks that need no remote, then continue on the loop. */
+void identity_prefill(http_job *j, db_conn *c)
+{
+    (void)c;
+    identity *id = j->app->identity;
+    char consent[8] = "", name[401] = "", birth[16] = "";
+    if (!id) {
+        reply_problem(&j->out, MC_ERR_UPSTREAM_UNAVAILABLE, j->path, "identity services are not configured", NULL);
+        return;
+    }
+    if (!auth_limiter_take(id->prefill_limit, j->client.name)) {
+        j->out.retry_after = 1;
+        reply_problem(&j->out, MC_ERR_RATE_LIMITED, j->path, "prefill look-ups over this client's limit", NULL);
+        return;
+    }
+    if (!query_get(j->query, "consent", consent, sizeof(consent)) || strcmp(consent, "true") != 0) {
+        reply_problem(&j->out, MC_ERR_CONSENT_REQUIRED, j->path,
+                      "the applicant's consent is required: add consent=true once the citizen agreed", NULL);
+        return;
+    }
+    if (!query_get(j->query, "fullName", name, sizeof(name)) || !name[0] ||
+        !query_get(j->query, "birthDate", birth, sizeof(birth)) || strlen(birth) != 10 || birth[4] != '-' ||
+        birth[7] != '-' || strlen(j->param) != 12 || strspn(j->param, "0123456789") != 12) {
+        reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path,
+                      "give the 12-digit personal ID in the path, fullName and birthDate (YYYY-MM-DD)", NULL);
+        return;
+    }
+    j->then = prefill_lookup;
 }

@@ -20,4 +20,11 @@ void identity_stop(identity *id);
 /* Drop calls in flight (their leases expire and the dossiers are claimed again) and free. */
 void identity_free(identity *id);
 
+struct http_job;
+struct db_conn;
+/* GET /v1/citizens/{id}/prefill?consent=true&fullName=...&birthDate=YYYY-MM-DD (portal): the fields a
+ * form can be prefilled with, from the population database's look-up, returned and never stored.
+ * A route handler (worker thread) that continues on the loop for the remote call. */
+void identity_prefill(struct http_job *j, struct db_conn *c);
+
 #endif

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "audit.h"
 #include "dossier_xml.h"
 #include "log.h"
 #include "pid.h"
@@ -663,8 +664,21 @@ void results_api_revoke(http_job *j, db_conn *c)
         reply_problem(&j->out, MC_ERR_CONFLICT, j->path, "the result is already revoked", NULL);
         goto out;
     }
-    if ((rc = results_revoke(c, j->param, folded, j->client.id, &affected))) {
-        reply_problem(&j->out, rc, j->path, "could not revoke the result", NULL);
+    /* the revocation and its audit row commit together (the reason stays in the result row: free text
+     * may carry personal data, the audit detail must not) */
+    char detail[RESULTS_ID_CAP + 16];
+    snprintf(detail, sizeof(detail), "result %s", j->param);
+    audit_entry ae = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
+                      .action = "revoke_result", .dossier_code = col(r, 0, RC_DOSSIER_CODE),
+                      .request_id = j->request_id, .detail = detail};
+    if (!(rc = db_begin(c))) {
+        rc = results_revoke(c, j->param, folded, j->client.id, &affected);
+        if (!rc && affected) rc = audit_append(c, &ae);
+        if (!rc) rc = db_commit(c);
+        else db_rollback(c);
+    }
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not revoke the result; nothing changed", NULL);
         goto out;
     }
     if (affected == 0) { /* revoked concurrently */

@@ -85,6 +85,22 @@ try:
     H.check(r.status == 422 and r.json()["type"].endswith("/personal-id-inconsistent"), "gender digit mismatch -> 422 locally")
     H.check(sim.stats()["calls"]["total"] == before, "no remote call for a locally inconsistent ID")
 
+    # prefill: consent required, portal only, a look-up that must match, rate-limited, never stored
+    import urllib.parse as up
+    p = next(pick)
+    qs = {"fullName": p["full_name"], "birthDate": "%s-%s-%s" % (p["birth_date"][:4], p["birth_date"][4:6], p["birth_date"][6:])}
+    url = "/v1/citizens/%s/prefill?" % p["personal_id"]
+    r = s.req("GET", url + up.urlencode(qs), key="portal")
+    H.check(r.status == 403 and r.json()["type"].endswith("/consent-required"), "prefill without consent -> 403")
+    r = s.req("GET", url + up.urlencode(dict(qs, consent="true")), key="portal")
+    H.check(r.status == 200 and r.json()["fullName"] == p["full_name"] and r.json()["permanentResidence"]["ward"],
+            "prefill with consent -> the record's fields (%d)" % r.status)
+    r = s.req("GET", url + up.urlencode(dict(qs, consent="true", fullName="Không Phải")), key="portal")
+    H.check(r.status == 404, "prefill with a wrong name -> 404, nothing revealed")
+    H.check(s.req("GET", url + up.urlencode(dict(qs, consent="true")), key="official").status == 403, "official may not prefill")
+    codes = [s.req("GET", url + up.urlencode(dict(qs, consent="true")), key="portal2").status for _ in range(25)]
+    H.check(429 in codes and 200 in codes, "prefill is rate-limited per client: %s" % sorted(set(codes)))
+
     # simulator down at submission: 201 + parked; back: verified, checked exactly once
     sim.stop()
     p = next(pick)

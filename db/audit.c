@@ -1,0 +1,332 @@
+/* audit.c - the hash-chained audit trail. Appends lock the one-row chain head, compute each row's
+ * SHA-256 over a length-prefixed canonical encoding (docs/audit.md) chained to the previous row, and
+ * insert the rows set-based; verify recomputes the same encoding from what is stored. */
+#include "audit.h"
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define AUDIT_TAG "motcua-audit-v1"   /* domain separation: these bytes hash nothing else */
+#define AUDIT_MANY_MAX 4096           /* rows per append call (a group-commit batch is far smaller) */
+#define VERIFY_PAGE 1000              /* rows per query while walking */
+#define NFIELDS 11
+
+/* The canonical fields of one row, in hashing order. NULL pointer = SQL NULL. */
+typedef struct {
+    const char *v[NFIELDS];
+    size_t len[NFIELDS];
+} canon;
+
+static const char *const field_names[NFIELDS] = {"id", "at", "actor_client_id", "role", "ward", "action",
+                                                  "dossier_code", "before_state", "after_state", "request_id",
+                                                  "detail"};
+
+static void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+/* row_hash = SHA-256(tag NUL || for each field: 0x00 (NULL) or 0x01 len32be bytes || prev_hash). */
+static mc_err canon_hash(const canon *k, const unsigned char prev[32], unsigned char out[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    mc_err rc = MC_ERR_INTERNAL;
+    unsigned int outlen = 0;
+    if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) goto out;
+    if (EVP_DigestUpdate(ctx, AUDIT_TAG, sizeof(AUDIT_TAG)) != 1) goto out; /* includes the NUL */
+    for (int i = 0; i < NFIELDS; i++) {
+        unsigned char hdr[5] = {0, 0, 0, 0, 0};
+        if (!k->v[i]) {
+            if (EVP_DigestUpdate(ctx, hdr, 1) != 1) goto out;
+            continue;
+        }
+        if (k->len[i] > UINT32_MAX) goto out;
+        hdr[0] = 1;
+        put_be32(hdr + 1, (uint32_t)k->len[i]);
+        if (EVP_DigestUpdate(ctx, hdr, 5) != 1 || EVP_DigestUpdate(ctx, k->v[i], k->len[i]) != 1) goto out;
+    }
+    if (EVP_DigestUpdate(ctx, prev, 32) != 1 || EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32) goto out;
+    rc = MC_OK;
+out:
+    EVP_MD_CTX_free(ctx);
+    return rc;
+}
+
+static void hex(const unsigned char *h, size_t n, char *out)
+{
+    static const char d[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = d[h[i] >> 4];
+        out[2 * i + 1] = d[h[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+/* Length of the longest prefix of s (at most cap bytes) that ends on a UTF-8 character boundary. */
+static size_t utf8_cut(const char *s, size_t n, size_t cap)
+{
+    if (n <= cap) return n;
+    size_t k = cap;
+    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
+    return k;
+}
+
+/* Check one optional text field against its cap (detail is cut instead). */
+static mc_err field_ok(const char *s, size_t cap, bool required, bool cut, size_t *len)
+{
+    *len = 0;
+    if (!s) return required ? MC_ERR_INVALID_FIELD : MC_OK;
+    size_t n = strlen(s);
+    if (n > cap) {
+        if (!cut) return MC_ERR_INVALID_FIELD;
+        n = utf8_cut(s, n, cap);
+    }
+    *len = n;
+    return MC_OK;
+}
+
+/* Fill k from e (id and at given as text); the text pointers borrow from e, idbuf, actorbuf and at. */
+static mc_err canon_from_entry(const audit_entry *e, const char *idbuf, const char *actorbuf, const char *at, canon *k)
+{
+    static const size_t caps[NFIELDS] = {0, 0, 0, AUDIT_ROLE_MAX, AUDIT_WARD_MAX, AUDIT_ACTION_MAX,
+                                         AUDIT_CODE_MAX, AUDIT_STATE_MAX, AUDIT_STATE_MAX, AUDIT_REQID_MAX,
+                                         AUDIT_DETAIL_MAX};
+    const char *src[NFIELDS] = {idbuf, at, actorbuf, e->role, e->ward, e->action, e->dossier_code,
+                                e->before_state, e->after_state, e->request_id, e->detail};
+    for (int i = 0; i < NFIELDS; i++) {
+        k->v[i] = src[i];
+        if (i < 3) {
+            k->len[i] = strlen(src[i]);
+            continue;
+        }
+        mc_err rc = field_ok(src[i], caps[i], i == 3 || i == 5, i == 10, &k->len[i]);
+        if (rc) return rc;
+    }
+    return MC_OK;
+}
+
+/* Now in UTC as DATETIME(6) text, the form audit_verify reads back ("YYYY-MM-DD HH:MM:SS.ffffff"). */
+static void now_text(char out[40])
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out + n, 8, ".%06u", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
+}
+
+static json_t *jtext(const char *s, size_t n) { return s ? json_stringn(s, n) : json_null(); }
+
+/* The JSON row for the set-based insert; NULL when a text is not valid UTF-8 (jansson checks). */
+static json_t *row_json(const canon *k, const unsigned char prev[32], const unsigned char row[32])
+{
+    char ph[65], rh[65];
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    for (int i = 0; i < NFIELDS && ok; i++) {
+        json_t *v = jtext(k->v[i], k->len[i]);
+        ok = v && json_object_set_new(o, field_names[i], v) == 0;
+    }
+    hex(prev, 32, ph);
+    hex(row, 32, rh);
+    ok = ok && json_object_set_new(o, "prev", json_string(ph)) == 0 &&
+         json_object_set_new(o, "hash", json_string(rh)) == 0;
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n)
+{
+    db_rows *head = NULL;
+    json_t *arr = NULL;
+    char *text = NULL;
+    mc_err rc = MC_ERR_INVALID_FIELD;
+    if (!c || !e || n == 0 || n > AUDIT_MANY_MAX) return rc;
+    /* validate before taking the lock: a bad entry must not hold up everyone's appends */
+    for (size_t i = 0; i < n; i++) {
+        canon k;
+        if ((rc = canon_from_entry(&e[i], "0", "0", "", &k))) return rc;
+    }
+    rc = db_query(c, "SELECT last_id, last_hash FROM audit_head WHERE one = 1 FOR UPDATE", NULL, 0, &head);
+    if (rc) goto out;
+    size_t hlen = 0;
+    const char *last_id = db_rows_count(head) == 1 ? db_rows_get(head, 0, 0, NULL) : NULL;
+    const char *last_hash = last_id ? db_rows_get(head, 0, 1, &hlen) : NULL;
+    if (!last_id || !last_hash || hlen != 32) {
+        rc = MC_ERR_INTERNAL; /* the migration made the head; without it there is no chain */
+        goto out;
+    }
+    uint64_t id = strtoull(last_id, NULL, 10);
+    unsigned char prev[32], row[32];
+    memcpy(prev, last_hash, 32);
+    char at[40];
+    now_text(at); /* taken under the lock, so ids and times rise together */
+    if (!(arr = json_array())) {
+        rc = MC_ERR_NOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char idbuf[24], actorbuf[24];
+        canon k;
+        snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)(id + 1 + i));
+        snprintf(actorbuf, sizeof(actorbuf), "%llu", (unsigned long long)e[i].actor_client_id);
+        if ((rc = canon_from_entry(&e[i], idbuf, actorbuf, at, &k)) || (rc = canon_hash(&k, prev, row))) goto out;
+        json_t *o = row_json(&k, prev, row);
+        if (!o) {
+            rc = MC_ERR_INVALID_FIELD; /* not UTF-8 */
+            goto out;
+        }
+        json_array_append_new(arr, o);
+        memcpy(prev, row, 32);
+    }
+    if (!(text = json_dumps(arr, JSON_COMPACT))) {
+        rc = MC_ERR_NOMEM;
+        goto out;
+    }
+    db_param p[] = {db_str(text)};
+    rc = db_exec(c,
+                 "INSERT INTO audit_log (id, at, actor_client_id, role, ward, action, dossier_code, before_state,"
+                 " after_state, request_id, detail, prev_hash, row_hash) SELECT jt.id, jt.at, jt.actor, jt.role,"
+                 " jt.ward, jt.action, jt.dossier_code, jt.before_state, jt.after_state, jt.request_id, jt.detail,"
+                 " UNHEX(jt.prev), UNHEX(jt.hash) FROM JSON_TABLE(?, '$[*]' COLUMNS ("
+                 " id BIGINT UNSIGNED PATH '$.id', at DATETIME(6) PATH '$.at',"
+                 " actor BIGINT UNSIGNED PATH '$.actor_client_id', role VARCHAR(16) PATH '$.role',"
+                 " ward VARCHAR(8) PATH '$.ward', action VARCHAR(48) PATH '$.action',"
+                 " dossier_code VARCHAR(48) PATH '$.dossier_code', before_state VARCHAR(32) PATH '$.before_state',"
+                 " after_state VARCHAR(32) PATH '$.after_state', request_id VARCHAR(64) PATH '$.request_id',"
+                 " detail VARCHAR(1000) PATH '$.detail', prev CHAR(64) PATH '$.prev',"
+                 " hash CHAR(64) PATH '$.hash')) AS jt",
+                 p, 1, NULL, NULL);
+    if (rc) goto out;
+    db_param h[] = {db_i64((long long)(id + n)), db_blob(prev, 32)};
+    uint64_t affected = 0;
+    rc = db_exec(c, "UPDATE audit_head SET last_id = ?, last_hash = ? WHERE one = 1", h, 2, &affected, NULL);
+    if (!rc && affected != 1) rc = MC_ERR_INTERNAL;
+out:
+    free(text);
+    json_decref(arr);
+    db_rows_free(head);
+    return rc;
+}
+
+mc_err audit_append(db_conn *c, const audit_entry *e) { return audit_append_many(c, e, 1); }
+
+enum { AV_ID, AV_AT, AV_ACTOR, AV_ROLE, AV_WARD, AV_ACTION, AV_CODE, AV_BEFORE, AV_AFTER, AV_REQID, AV_DETAIL,
+       AV_PREV, AV_HASH };
+
+/* Check one page of rows; *next_id and prev advance over the rows that pass. */
+static mc_err verify_page(db_rows *r, uint64_t *next_id, unsigned char prev[32], uint64_t *checked,
+                          uint64_t *first_bad, char *why, size_t whycap)
+{
+    for (size_t i = 0; i < db_rows_count(r); i++) {
+        uint64_t id = strtoull(db_rows_get(r, i, AV_ID, NULL), NULL, 10);
+        canon k;
+        size_t plen = 0, hlen = 0;
+        const char *ph = db_rows_get(r, i, AV_PREV, &plen), *rh = db_rows_get(r, i, AV_HASH, &hlen);
+        unsigned char calc[32];
+        *first_bad = id;
+        if (id != *next_id) {
+            *first_bad = *next_id;
+            snprintf(why, whycap, "row %llu is missing (next row found is %llu)", (unsigned long long)*next_id,
+                     (unsigned long long)id);
+            return MC_ERR_CONFLICT;
+        }
+        if (!ph || !rh || plen != 32 || hlen != 32 || CRYPTO_memcmp(ph, prev, 32) != 0) {
+            snprintf(why, whycap, "row %llu: prev_hash is not the hash of row %llu (link broken)",
+                     (unsigned long long)id, (unsigned long long)(id - 1));
+            return MC_ERR_CONFLICT;
+        }
+        for (int f = 0; f < NFIELDS; f++) k.v[f] = db_rows_get(r, i, (size_t)f, &k.len[f]);
+        if (canon_hash(&k, prev, calc)) {
+            snprintf(why, whycap, "row %llu: could not hash", (unsigned long long)id);
+            return MC_ERR_INTERNAL;
+        }
+        if (CRYPTO_memcmp(calc, rh, 32) != 0) {
+            snprintf(why, whycap, "row %llu: contents do not match its row_hash (row altered)", (unsigned long long)id);
+            return MC_ERR_CONFLICT;
+        }
+        memcpy(prev, calc, 32);
+        (*next_id)++;
+        (*checked)++;
+    }
+    *first_bad = 0;
+    return MC_OK;
+}
+
+mc_err audit_verify(db_conn *c, uint64_t *rows_checked, uint64_t *first_bad_id, char *why, size_t whycap)
+{
+    db_rows *head = NULL, *r = NULL;
+    unsigned char prev[32] = {0};
+    uint64_t next_id = 1, head_id = 0;
+    size_t hlen = 0;
+    *rows_checked = 0;
+    *first_bad_id = 0;
+    if (whycap) why[0] = '\0';
+    mc_err rc = db_begin(c); /* one snapshot for the head and every page */
+    if (rc) {
+        snprintf(why, whycap, "cannot start a transaction: %s", db_conn_error(c));
+        return rc;
+    }
+    if ((rc = db_query(c, "SELECT last_id, last_hash FROM audit_head WHERE one = 1", NULL, 0, &head))) {
+        snprintf(why, whycap, "cannot read the chain head: %s", db_conn_error(c));
+        goto out;
+    }
+    const char *hid = db_rows_count(head) == 1 ? db_rows_get(head, 0, 0, NULL) : NULL;
+    const char *hh = hid ? db_rows_get(head, 0, 1, &hlen) : NULL;
+    if (!hid || !hh || hlen != 32) {
+        rc = MC_ERR_CONFLICT;
+        snprintf(why, whycap, "the chain head row is missing or malformed");
+        goto out;
+    }
+    head_id = strtoull(hid, NULL, 10);
+    for (;;) {
+        db_param p[] = {db_i64((long long)next_id), db_i64(VERIFY_PAGE)};
+        if ((rc = db_query(c,
+                           "SELECT id, DATE_FORMAT(at, '%Y-%m-%d %H:%i:%s.%f'), actor_client_id, role, ward, action,"
+                           " dossier_code, before_state, after_state, request_id, detail, prev_hash, row_hash"
+                           " FROM audit_log WHERE id >= ? ORDER BY id LIMIT ?",
+                           p, 2, &r))) {
+            snprintf(why, whycap, "cannot read audit rows: %s", db_conn_error(c));
+            goto out;
+        }
+        size_t n = db_rows_count(r);
+        if ((rc = verify_page(r, &next_id, prev, rows_checked, first_bad_id, why, whycap))) goto out;
+        db_rows_free(r);
+        r = NULL;
+        if (n < VERIFY_PAGE) break;
+    }
+    /* rows deleted at the tail leave an intact but short chain: the head still names the last row */
+    if (*rows_checked < head_id) {
+        rc = MC_ERR_CONFLICT;
+        *first_bad_id = *rows_checked + 1;
+        snprintf(why, whycap, "rows %llu..%llu are missing: the chain head names row %llu",
+                 (unsigned long long)*first_bad_id, (unsigned long long)head_id, (unsigned long long)head_id);
+    } else if (*rows_checked > head_id) {
+        rc = MC_ERR_CONFLICT;
+        *first_bad_id = head_id + 1;
+        snprintf(why, whycap, "row %llu lies beyond the chain head (row %llu)", (unsigned long long)*first_bad_id,
+                 (unsigned long long)head_id);
+    } else if (CRYPTO_memcmp(prev, hh, 32) != 0) {
+        rc = MC_ERR_CONFLICT;
+        *first_bad_id = head_id ? head_id : 1;
+        snprintf(why, whycap, "the chain head's hash is not row %llu's row_hash", (unsigned long long)head_id);
+    }
+out:
+    db_rollback(c);
+    db_rows_free(r);
+    db_rows_free(head);
+    return rc;
+}

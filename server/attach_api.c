@@ -1,0 +1,340 @@
+/* attach_api.c - dossier attachments over HTTP. The body evhttp already read is hashed, type-checked by
+ * its first bytes and bound as one BLOB parameter (no further copy), in one transaction with the
+ * dossier's byte count (row lock) and the audit row. Scoping as for dossiers: 404, never 403. */
+#include "attach_api.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "attachments.h"
+#include "audit.h"
+#include "dossiers.h"
+#include "log.h"
+#include "tfmt.h"
+
+static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
+
+const char *attach_sniff(const void *buf, size_t len)
+{
+    static const unsigned char pdf[] = {'%', 'P', 'D', 'F', '-'};
+    static const unsigned char jpeg[] = {0xFF, 0xD8, 0xFF};
+    static const unsigned char png[] = {0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A};
+    const unsigned char *b = buf;
+    if (!b) return NULL;
+    if (len >= sizeof(pdf) && memcmp(b, pdf, sizeof(pdf)) == 0) return "application/pdf";
+    if (len >= sizeof(jpeg) && memcmp(b, jpeg, sizeof(jpeg)) == 0) return "image/jpeg";
+    if (len >= sizeof(png) && memcmp(b, png, sizeof(png)) == 0) return "image/png";
+    return NULL;
+}
+
+/* The stored type as one of our static strings (reply.ctype must be static). */
+static const char *static_ctype(const char *stored)
+{
+    static const char *const known[] = {"application/pdf", "image/jpeg", "image/png"};
+    for (size_t i = 0; stored && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(stored, known[i]) == 0) return known[i];
+    return "application/octet-stream";
+}
+
+bool attach_name_ok(const char *name)
+{
+    const unsigned char *s = (const unsigned char *)name;
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t k;
+        uint32_t cp;
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
+            i++;
+            continue;
+        }
+        if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
+        else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
+        else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
+        else return false;
+        if (i + k >= n) return false; /* truncated sequence */
+        for (size_t m = 1; m <= k; m++) {
+            if ((s[i + m] & 0xC0) != 0x80) return false;
+            cp = (cp << 6) | (s[i + m] & 0x3F);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF, C1 controls */
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
+            (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+/* Load the dossier named by the first path segment; on failure j->out is set and NULL returned.
+ * submitter_only: only the portal/national client that submitted it (uploads). */
+static db_rows *load(http_job *j, db_conn *c, const char *code, bool submitter_only)
+{
+    db_rows *r = NULL;
+    mc_err rc = dossiers_get(c, code, &r);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not read the dossier", NULL);
+        return NULL;
+    }
+    bool ok = false;
+    const auth_client *cl = &j->client;
+    if (db_rows_count(r) == 1) {
+        if (cl->role == ROLE_OFFICIAL) ok = !submitter_only && cl->ward[0] && strcmp(cl->ward, col(r, 0, DC_WARD)) == 0;
+        else if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
+            ok = strtoull(col(r, 0, DC_CLIENT), NULL, 10) == cl->id;
+    }
+    if (!ok) {
+        db_rows_free(r);
+        reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path, "no dossier with this code is visible to this client", NULL);
+        return NULL;
+    }
+    snprintf(j->out.dossier_code, sizeof(j->out.dossier_code), "%s", code);
+    return r;
+}
+
+/* "/v1/dossiers/<code>/attachments/<id>": http.c matched the shape and checked both segments. */
+static bool parse_item_path(const char *path, char *code, size_t cap, uint64_t *id)
+{
+    static const char pre[] = "/v1/dossiers/", mid[] = "/attachments/";
+    if (strncmp(path, pre, sizeof(pre) - 1) != 0) return false;
+    const char *s = path + sizeof(pre) - 1, *e = strchr(s, '/');
+    if (!e || (size_t)(e - s) >= cap || strncmp(e, mid, sizeof(mid) - 1) != 0) return false;
+    memcpy(code, s, (size_t)(e - s));
+    code[e - s] = '\0';
+    const char *d = e + sizeof(mid) - 1;
+    size_t n = strspn(d, "0123456789");
+    if (n == 0 || n > 19 || d[n] != '\0') return false;
+    *id = strtoull(d, NULL, 10);
+    return *id != 0;
+}
+
+static json_t *item_json(const http_job *j, db_rows *r, size_t i, const char *code)
+{
+    char loc[192];
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_integer((json_int_t)strtoull(col(r, i, AC_ID), NULL, 10)));
+    json_object_set_new(o, "dossierCode", json_string(code));
+    json_object_set_new(o, "fileName", json_string(col(r, i, AC_FILE_NAME)));
+    json_object_set_new(o, "component", col(r, i, AC_COMPONENT) ? json_string(col(r, i, AC_COMPONENT)) : json_null());
+    json_object_set_new(o, "contentType", json_string(col(r, i, AC_CTYPE)));
+    json_object_set_new(o, "size", json_integer((json_int_t)strtoll(col(r, i, AC_SIZE), NULL, 10)));
+    json_object_set_new(o, "sha256", json_string(col(r, i, AC_SHA_HEX)));
+    char buf[40];
+    time_t t = tfmt_db_parse(col(r, i, AC_UPLOADED_AT));
+    if (t != (time_t)-1) {
+        calendar_format_local(j->app->cal, t, buf, sizeof(buf));
+        json_object_set_new(o, "uploadedAt", json_string(buf));
+    }
+    snprintf(loc, sizeof(loc), "/v1/dossiers/%s/attachments/%s", code, col(r, i, AC_ID));
+    json_object_set_new(o, "href", json_string(loc));
+    return o;
+}
+
+/* Is code one of the dossier's components? */
+static mc_err component_known(db_conn *c, uint64_t dossier_id, const char *code, bool *known)
+{
+    db_rows *r = NULL;
+    *known = false;
+    mc_err rc = dossiers_components(c, dossier_id, &r);
+    for (size_t i = 0; !rc && i < db_rows_count(r); i++)
+        if (strcmp(col(r, i, 0), code) == 0) *known = true;
+    db_rows_free(r);
+    return rc;
+}
+
+/* The upload's transaction: lock the dossier, check its byte budget, insert, audit. On a budget
+ * overrun rc is MC_ERR_TOO_LARGE and *used tells how much is taken. */
+static mc_err store(http_job *j, db_conn *c, db_rows *d, const attachments_new *a, uint64_t *id, uint64_t *used)
+{
+    char detail[160], sha[65];
+    static const char hx[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        sha[2 * i] = hx[a->sha256[i] >> 4];
+        sha[2 * i + 1] = hx[a->sha256[i] & 15];
+    }
+    sha[64] = '\0';
+    mc_err rc = db_begin(c);
+    if (rc) return rc;
+    if ((rc = attachments_lock_dossier(c, a->dossier_id, used))) goto out;
+    if (*used + a->len > (uint64_t)j->app->cfg.dossier_attachments_max_bytes) {
+        rc = MC_ERR_TOO_LARGE;
+        goto out;
+    }
+    if ((rc = attachments_insert(c, a, id))) goto out;
+    snprintf(detail, sizeof(detail), "attachment %llu %s %zu bytes sha256 %s", (unsigned long long)*id,
+             a->content_type, a->len, sha);
+    audit_entry e = {.actor_client_id = j->client.id, .role = auth_role_name(j->client.role),
+                     .ward = col(d, 0, DC_WARD), .action = "add_attachment", .dossier_code = col(d, 0, DC_CODE),
+                     .before_state = col(d, 0, DC_STATE), .after_state = col(d, 0, DC_STATE),
+                     .request_id = j->request_id, .detail = detail};
+    rc = audit_append(c, &e); /* last: the chain head is locked until COMMIT */
+out:
+    if (!rc) rc = db_commit(c);
+    else db_rollback(c);
+    return rc;
+}
+
+void attach_api_post(http_job *j, db_conn *c)
+{
+    db_rows *d = load(j, c, j->param, true), *after = NULL;
+    unsigned char sha[32];
+    uint64_t id = 0, used = 0;
+    char why[200];
+    if (!d) return;
+    const mc_config *cfg = &j->app->cfg;
+    if (j->body_len > (size_t)cfg->attachment_max_bytes) {
+        snprintf(why, sizeof(why), "an attachment may have at most %ld bytes; this one has %zu",
+                 cfg->attachment_max_bytes, j->body_len);
+        reply_problem(&j->out, MC_ERR_TOO_LARGE, j->path, why, NULL);
+        goto out;
+    }
+    if (j->body_len == 0) {
+        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "send the file as the request body", NULL);
+        goto out;
+    }
+    const char *ctype = attach_sniff(j->body, j->body_len);
+    if (!ctype) {
+        reply_problem(&j->out, MC_ERR_MEDIA_TYPE, j->path,
+                      "the file's content is not PDF, JPEG or PNG (the type is read from the bytes, not the name)",
+                      NULL);
+        goto out;
+    }
+    if (!attach_name_ok(j->file_name)) {
+        reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path,
+                      "header X-File-Name is required: 1..255 bytes of UTF-8 without '/', '\\' or control characters",
+                      NULL);
+        goto out;
+    }
+    uint64_t dossier_id = strtoull(col(d, 0, DC_ID), NULL, 10);
+    if (j->component[0]) {
+        bool known = false;
+        mc_err rc = component_known(c, dossier_id, j->component, &known);
+        if (rc || !known) {
+            reply_problem(&j->out, rc ? rc : MC_ERR_INVALID_FIELD, j->path,
+                          rc ? "could not read the dossier's components"
+                             : "header X-Component names no component of this dossier",
+                          NULL);
+            goto out;
+        }
+    }
+    unsigned int shalen = 0;
+    if (EVP_Digest(j->body, j->body_len, sha, &shalen, EVP_sha256(), NULL) != 1 || shalen != 32) {
+        reply_problem(&j->out, MC_ERR_INTERNAL, j->path, "could not hash the file", NULL);
+        goto out;
+    }
+    attachments_new a = {.dossier_id = dossier_id, .component = j->component[0] ? j->component : NULL,
+                         .file_name = j->file_name, .content_type = ctype, .sha256 = sha,
+                         .uploaded_by = j->client.id, .request_id = j->request_id, .bytes = j->body,
+                         .len = j->body_len};
+    mc_err rc = store(j, c, d, &a, &id, &used);
+    if (rc == MC_ERR_TOO_LARGE) {
+        snprintf(why, sizeof(why), "the dossier's attachments may total at most %ld bytes; %llu are taken",
+                 cfg->dossier_attachments_max_bytes, (unsigned long long)used);
+        reply_problem(&j->out, rc, j->path, why, NULL);
+        goto out;
+    }
+    if (rc) {
+        log_msg(LOG_WARN, "req=%s attachment not stored: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
+        reply_problem(&j->out, rc, j->path, "the attachment could not be stored; nothing was stored", NULL);
+        goto out;
+    }
+    /* the body is no longer needed: free it before reading the row back */
+    free(j->body);
+    j->body = NULL;
+    j->body_len = 0;
+    if ((rc = attachments_list(c, dossier_id, &after))) {
+        reply_problem(&j->out, rc, j->path, "stored, but could not read it back", NULL);
+        goto out;
+    }
+    for (size_t i = 0; i < db_rows_count(after); i++) {
+        if (strtoull(col(after, i, AC_ID), NULL, 10) != id) continue;
+        snprintf(j->out.location, sizeof(j->out.location), "/v1/dossiers/%s/attachments/%llu", j->param,
+                 (unsigned long long)id);
+        reply_json(&j->out, 201, item_json(j, after, i, j->param));
+        goto out;
+    }
+    reply_problem(&j->out, MC_ERR_INTERNAL, j->path, "stored, but could not read it back", NULL);
+out:
+    db_rows_free(after);
+    db_rows_free(d);
+}
+
+void attach_api_list(http_job *j, db_conn *c)
+{
+    db_rows *d = load(j, c, j->param, false), *r = NULL;
+    if (!d) return;
+    mc_err rc = attachments_list(c, strtoull(col(d, 0, DC_ID), NULL, 10), &r);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not list the attachments", NULL);
+        goto out;
+    }
+    json_t *o = json_object(), *arr = json_array();
+    for (size_t i = 0; i < db_rows_count(r); i++) json_array_append_new(arr, item_json(j, r, i, j->param));
+    json_object_set_new(o, "dossierCode", json_string(j->param));
+    json_object_set_new(o, "attachments", arr);
+    reply_json(&j->out, 200, o);
+out:
+    db_rows_free(r);
+    db_rows_free(d);
+}
+
+/* An official reading a file is a read of personal data: audited in its own short transaction, and
+ * the file is not sent if the audit row cannot be written. */
+static mc_err audit_read(http_job *j, db_conn *c, db_rows *d, const char *att_id)
+{
+    char detail[64];
+    snprintf(detail, sizeof(detail), "attachment %s", att_id);
+    audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
+                     .action = "read_personal_data", .dossier_code = col(d, 0, DC_CODE),
+                     .request_id = j->request_id, .detail = detail};
+    mc_err rc = db_begin(c);
+    if (rc) return rc;
+    rc = audit_append(c, &e);
+    if (!rc) rc = db_commit(c);
+    else db_rollback(c);
+    return rc;
+}
+
+void attach_api_get(http_job *j, db_conn *c)
+{
+    char code[64];
+    uint64_t id = 0;
+    db_rows *d = NULL, *r = NULL;
+    if (!parse_item_path(j->path, code, sizeof(code), &id)) {
+        reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path, "no such attachment", NULL);
+        return;
+    }
+    if (!(d = load(j, c, code, false))) return;
+    mc_err rc = attachments_get(c, strtoull(col(d, 0, DC_ID), NULL, 10), id, &r);
+    if (rc || db_rows_count(r) != 1) {
+        reply_problem(&j->out, rc ? rc : MC_ERR_NOT_FOUND, j->path,
+                      rc ? "could not read the attachment" : "no such attachment on this dossier", NULL);
+        goto out;
+    }
+    if (j->client.role == ROLE_OFFICIAL && (rc = audit_read(j, c, d, col(r, 0, AC_ID)))) {
+        reply_problem(&j->out, rc, j->path, "the read could not be audited, so the file is not sent", NULL);
+        goto out;
+    }
+    size_t len = 0;
+    const char *bytes = db_rows_get(r, 0, AC_BYTES, &len);
+    char *body = malloc(len + 1);
+    if (!body || !bytes) {
+        free(body);
+        reply_problem(&j->out, MC_ERR_NOMEM, j->path, NULL, NULL);
+        goto out;
+    }
+    memcpy(body, bytes, len);
+    reply_clear(&j->out); /* the bytes exactly as uploaded */
+    j->out.status = 200;
+    j->out.err = MC_OK;
+    j->out.ctype = static_ctype(col(r, 0, AC_CTYPE));
+    j->out.body = body;
+    j->out.len = len;
+out:
+    db_rows_free(r);
+    db_rows_free(d);
+}
