@@ -1,0 +1,97 @@
+"""bench/workflow driver: submit N dossiers (ward 20242, applicants known to the population simulator),
+wait until all are identity_verified, then let K officials (threads, each with its own key) work them
+receive -> approve -> return_result with If-Match. Prints completed dossiers/s, per-step p50/p99 and
+the share of approve time spent signing (from the signing ceiling) vs the rest."""
+import concurrent.futures as cf
+import json
+import os
+import queue
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "tests", "integration"))
+import harness as H  # noqa: E402
+
+N = int(sys.argv[1]) if len(sys.argv) > 1 else 600
+K = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+ceiling = float(os.environ.get("SIGN_CEILING") or 0)
+certs = os.path.join(H.RUN, "certs")
+sim = H.PopdbSim()
+people = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date"][:4] < "2006"]
+env = dict(sim.env(), MOTCUA_LOG_LEVEL="warn", MOTCUA_RATE_LIMIT_RPS="0", MOTCUA_IDENTITY_POLL_MS="20",
+           MOTCUA_DB_POOL_SIZE="16", MOTCUA_SIGN_DIR=certs, MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"),
+           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+s = H.Stack("bench_workflow", env=env)
+JSON = {"Content-Type": "application/json"}
+
+
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(len(v) * q))] if v else 0.0
+
+
+try:
+    s.start()
+    keys = [s.new_key("official", "20242", "bench-official-%d" % i) for i in range(K)]
+    t0 = time.time()
+    with cf.ThreadPoolExecutor(32) as ex:
+        codes = [r.json()["dossierCode"] for r in ex.map(
+            lambda i: s.submit(H.dossier_for(people[i % len(people)]), idem=H.new_key_id()), range(N))]
+    t_submit = time.time() - t0
+    while int(s.sql("SELECT COUNT(*) FROM dossier WHERE state = 'identity_verified'")) < N:
+        if time.time() - t0 > 300:
+            raise SystemExit("identity checks did not finish")
+        time.sleep(0.2)
+    t_verified = time.time() - t0
+    work = queue.Queue()
+    for c in codes:
+        work.put(c)
+    steps = {"receive": [], "approve": [], "return_result": []}
+    lock = threading.Lock()
+    errors = []
+
+    def official(key):
+        while True:
+            try:
+                code = work.get_nowait()
+            except queue.Empty:
+                return
+            r = s.req("GET", "/v1/dossiers/" + code, key=key)
+            etag = r.header("ETag")
+            for action in ("receive", "approve", "return_result"):
+                a = time.time()
+                r = s.req("POST", "/v1/dossiers/%s/actions/%s" % (code, action), "{}", key,
+                          dict(JSON, **{"If-Match": etag}))
+                dt = (time.time() - a) * 1e3
+                with lock:
+                    if r.status != 200:
+                        errors.append((code, action, r.status))
+                        break
+                    steps[action].append(dt)
+                etag = r.header("ETag")
+
+    t1 = time.time()
+    threads = [threading.Thread(target=official, args=(k,)) for k in keys]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    t_work = time.time() - t1
+    done = int(s.sql("SELECT COUNT(*) FROM dossier WHERE state = 'result_returned'"))
+    results = int(s.sql("SELECT COUNT(*) FROM result"))
+    rate = done / t_work
+    print("dossiers=%d officials=%d submitted_in=%.1fs identity_verified_after=%.1fs" % (N, K, t_submit, t_verified))
+    print("completed=%d results_signed=%d errors=%d officials_phase=%.1fs completed_per_s=%.0f" % (
+        done, results, len(errors), t_work, rate))
+    for k, v in steps.items():
+        print("step=%s p50_ms=%.2f p99_ms=%.2f" % (k, pct(v, 0.5), pct(v, 0.99)))
+    if ceiling:
+        sign_ms = 1e3 / (ceiling / max(1, os.cpu_count() or 1))
+        ap = pct(steps["approve"], 0.5)
+        print("signing_ceiling_per_s=%.0f ratio_completed_to_ceiling=%.2f (target >= 0.60)" % (ceiling, rate / ceiling))
+        print("approve_p50_ms=%.2f of which signing ~%.2f ms (%.0f%%), database and HTTP the rest" % (
+            ap, sign_ms, 100 * sign_ms / ap if ap else 0))
+finally:
+    s.close()
+    sim.stop()
