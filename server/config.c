@@ -190,6 +190,11 @@ void config_print_table(void)
         const config_row *r = &rows[i];
         char b[64] = "";
         if (r->type != CT_STR) snprintf(b, sizeof(b), "%ld..%ld", r->min, r->max);
-        printf("| `%s` | %s | `%s` | %s | %s |\n", r->name, tn[r->type], r->def, b, r->desc);
+        /* the source-tree path is a build detail: print it as <source> */
+        char def[640] = "";
+        const char *at = strstr(r->def, SRC);
+        if (at) snprintf(def, sizeof(def), "%.*s<source>%s", (int)(at - r->def), r->def, at + strlen(SRC));
+        else snprintf(def, sizeof(def), "%s", r->def);
+        printf("| `%s` | %s | `%s` | %s | %s |\n", r->name, tn[r->type], def, b, r->desc);
     }
 }
