@@ -71,13 +71,26 @@ try:
                     steps[action].append(dt)
                 etag = r.header("ETag")
 
+    probe, stop = [], threading.Event()
+
+    def health():  # /healthz 100 times a second while approvals sign on the workers
+        while not stop.is_set():
+            a = time.time()
+            H.request("GET", "/healthz", port=s.port)
+            probe.append((time.time() - a) * 1e3)
+            time.sleep(0.01)
+
     t1 = time.time()
     threads = [threading.Thread(target=official, args=(k,)) for k in keys]
+    prober = threading.Thread(target=health)
+    prober.start()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     t_work = time.time() - t1
+    stop.set()
+    prober.join()
     done = int(s.sql("SELECT COUNT(*) FROM dossier WHERE state = 'result_returned'"))
     results = int(s.sql("SELECT COUNT(*) FROM result"))
     rate = done / t_work
@@ -86,6 +99,8 @@ try:
         done, results, len(errors), t_work, rate))
     for k, v in steps.items():
         print("step=%s p50_ms=%.2f p99_ms=%.2f" % (k, pct(v, 0.5), pct(v, 0.99)))
+    print("healthz_during_signing samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (
+        len(probe), pct(probe, 0.5), pct(probe, 0.99), max(probe) if probe else 0))
     if ceiling:
         sign_ms = 1e3 / (ceiling / max(1, os.cpu_count() or 1))
         ap = pct(steps["approve"], 0.5)

@@ -13,7 +13,7 @@ export MOTCUA_RUN="$root/.run/bench"
 db/mariadb.sh start >/dev/null
 certs/mkdev-ca.sh "$MOTCUA_RUN/certs" >/dev/null
 echo "== build: Release, $(git rev-parse --short HEAD 2>/dev/null || echo unknown); machine: $(nproc) cores, $(uname -r)"
-ceiling=$("$build/bench/sign/sign-bench" "$MOTCUA_RUN/certs" 2 | awk '/sign RSA-2048, all cores/ {print $4}')
+ceiling=$("$build/bench/sign/sign-bench" "$MOTCUA_RUN/certs" 2 | awk '/sign RSA-2048, all cores/ {print $5}')
 echo "== signing ceiling (in-process RSA-2048, all cores): $ceiling/s"
 MOTCUAD="$build/motcuad" MOTCUA_ADMIN="$build/motcua-admin" POPDB_SIM="$build/adapters/popdb-sim" MOTCUA_SRC="$root" \
     SIGN_CEILING="$ceiling" python3 bench/workflow/drive.py "${1:-600}" "${2:-8}"
