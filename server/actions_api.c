@@ -246,7 +246,8 @@ static void reply_view(http_job *j, db_conn *c, const char *code)
     db_rows *r = NULL;
     json_t *o = NULL;
     snprintf(j->param, sizeof(j->param), "%s", code);
-    dossier_api_get(j, c); /* sets the body, ETag and scoping exactly as GET does */
+    /* the body, ETag and scoping exactly as GET; the action's own audit row covers this read */
+    dossier_api_view(j, c, false);
     if (j->out.status != 200 || !j->out.body) return;
     if (actions_read(c, code, &r) || db_rows_count(r) == 0) goto out; /* the view without extras still holds */
     json_error_t jerr;
@@ -462,6 +463,26 @@ static mc_err check_supplied(action_tx *t, const char *requested_json)
     return rc;
 }
 
+/* Start the transaction of an action on t->code: lock the dossier row, check visibility (404), If-Match
+ * against its version (428/412) and read its state. On error t says why; the caller rolls back and
+ * frees *r (which may be set). */
+static mc_err tx_open(action_tx *t, db_rows **r, workflow_state *st, unsigned *version)
+{
+    char why[160];
+    mc_err rc = db_begin(t->c);
+    if (rc) return tx_fail(t, rc, "could not start the transaction");
+    if ((rc = actions_lock(t->c, t->code, r))) return tx_fail(t, rc, "could not read the dossier");
+    if (db_rows_count(*r) == 0 || !visible(t->j, *r))
+        return tx_fail(t, MC_ERR_NOT_FOUND, "no dossier with this code is visible to this client");
+    *version = (unsigned)strtoul(col(*r, 0, AC_VERSION), NULL, 10);
+    if ((rc = actions_if_match(t->j->if_match, *version))) {
+        snprintf(why, sizeof(why), "If-Match does not name the current version of the dossier (ETag \"v%u\")", *version);
+        return tx_fail(t, rc, why);
+    }
+    if (workflow_state_parse(col(*r, 0, AC_STATE), st)) return tx_fail(t, MC_ERR_INTERNAL, "the dossier is in an unknown state");
+    return MC_OK;
+}
+
 static void fault_point(const char *name, const http_job *j, const char *code)
 {
     const char *f = getenv(ACTIONS_FAULT_ENV);
@@ -481,27 +502,10 @@ static mc_err action_run(action_tx *t)
     char note[ACTIONS_TEXT_MAX * 2 + 256] = "", loc_a[CALENDAR_FMT_CAP + 8], loc_b[CALENDAR_FMT_CAP + 8];
     struct timespec ts;
     workflow_state st, next;
+    unsigned version = 0;
     bool due_moved = false;
-    mc_err rc = db_begin(c);
-    if (rc) return tx_fail(t, rc, "could not start the transaction");
-    if ((rc = actions_lock(c, t->code, &r))) {
-        tx_fail(t, rc, "could not read the dossier");
-        goto out;
-    }
-    if (db_rows_count(r) == 0 || !visible(j, r)) {
-        rc = tx_fail(t, MC_ERR_NOT_FOUND, "no dossier with this code is visible to this client");
-        goto out;
-    }
-    unsigned version = (unsigned)strtoul(col(r, 0, AC_VERSION), NULL, 10);
-    if ((rc = actions_if_match(j->if_match, version))) {
-        snprintf(why, sizeof(why), "If-Match does not name the current version of the dossier (ETag \"v%u\")", version);
-        tx_fail(t, rc, why);
-        goto out;
-    }
-    if ((rc = workflow_state_parse(col(r, 0, AC_STATE), &st))) {
-        rc = tx_fail(t, MC_ERR_INTERNAL, "the dossier is in an unknown state");
-        goto out;
-    }
+    mc_err rc = tx_open(t, &r, &st, &version);
+    if (rc) goto out;
     if ((rc = workflow_apply(st, t->act, t->role, &next, why, sizeof(why)))) {
         tx_fail(t, rc, why);
         if (rc == MC_ERR_CONFLICT)
@@ -728,26 +732,9 @@ static mc_err apology_run(action_tx *t, time_t new_date)
     char now[DB_TIME_CAP], nd[DB_TIME_CAP], why[160], note[ACTIONS_TEXT_MAX + 96], loc[CALENDAR_FMT_CAP + 8];
     struct timespec ts;
     workflow_state st;
-    mc_err rc = db_begin(c);
-    if (rc) return tx_fail(t, rc, "could not start the transaction");
-    if ((rc = actions_lock(c, t->code, &r))) {
-        tx_fail(t, rc, "could not read the dossier");
-        goto out;
-    }
-    if (db_rows_count(r) == 0 || !visible(j, r)) {
-        rc = tx_fail(t, MC_ERR_NOT_FOUND, "no dossier with this code is visible to this client");
-        goto out;
-    }
-    unsigned version = (unsigned)strtoul(col(r, 0, AC_VERSION), NULL, 10);
-    if ((rc = actions_if_match(j->if_match, version))) {
-        snprintf(why, sizeof(why), "If-Match does not name the current version of the dossier (ETag \"v%u\")", version);
-        tx_fail(t, rc, why);
-        goto out;
-    }
-    if ((rc = workflow_state_parse(col(r, 0, AC_STATE), &st))) {
-        rc = tx_fail(t, MC_ERR_INTERNAL, "the dossier is in an unknown state");
-        goto out;
-    }
+    unsigned version = 0;
+    mc_err rc = tx_open(t, &r, &st, &version);
+    if (rc) goto out;
     time_t due = db_t(col(r, 0, AC_DUE));
     if (!clock_running(st) || !due) {
         snprintf(why, sizeof(why), "dossier is in state '%s'%s: an apology slip is for a dossier still in process",

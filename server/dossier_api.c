@@ -11,6 +11,7 @@
 #include "idstore.h"
 #include "migrate.h"
 #include "pid.h"
+#include "reuse.h"
 #include "tfmt.h"
 
 static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
@@ -90,12 +91,14 @@ static mc_err audit_official_read(http_job *j, db_conn *c, db_rows *r)
     return rc;
 }
 
-void dossier_api_get(http_job *j, db_conn *c)
+void dossier_api_get(http_job *j, db_conn *c) { dossier_api_view(j, c, true); }
+
+void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
 {
     db_rows *r = load(j, c), *comps = NULL;
     if (!r) return;
     uint64_t id = strtoull(col(r, 0, DC_ID), NULL, 10);
-    mc_err rc = j->client.role == ROLE_OFFICIAL ? audit_official_read(j, c, r) : MC_OK;
+    mc_err rc = audit_read && j->client.role == ROLE_OFFICIAL ? audit_official_read(j, c, r) : MC_OK;
     if (rc) {
         reply_problem(&j->out, rc, j->path, "the read could not be audited, so the dossier is not sent", NULL);
         goto out;
@@ -133,7 +136,6 @@ void dossier_api_get(http_job *j, db_conn *c)
         json_object_set_new(c1, "satisfiedBy", json_string(col(comps, i, 3)));
         if (col(comps, i, 4)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, 4)));
         if (col(comps, i, 5)) json_object_set_new(c1, "fileName", json_string(col(comps, i, 5)));
-        if (col(comps, i, 6)) json_object_set_new(c1, "requestedResultId", json_string(col(comps, i, 6)));
         if (col(comps, i, 7)) {
             json_object_set_new(c1, "satisfiedAt", local_time(j->app, col(comps, i, 7)));
             json_object_set_new(c1, "evidence", json_string(col(comps, i, 8)));
@@ -141,6 +143,11 @@ void dossier_api_get(http_job *j, db_conn *c)
         json_array_append_new(arr, c1);
     }
     json_object_set_new(o, "components", arr);
+    if ((rc = reuse_dossier_json(j->app, c, id, o))) { /* linked results, sync flags, revocation flag */
+        json_decref(o);
+        reply_problem(&j->out, rc, j->path, "could not read the dossier's reuse facts", NULL);
+        goto out;
+    }
     if ((rc = dossiers_identity_json(j, c, id, o))) {
         json_decref(o);
         reply_problem(&j->out, rc, j->path, "could not read the identity checks", NULL);

@@ -2,9 +2,15 @@
 #ifndef MC_DOSSIER_API_H
 #define MC_DOSSIER_API_H
 
+#include <stdbool.h>
+
 #include "app.h"
 
 void dossier_api_get(http_job *j, db_conn *c);
+/* The GET view of the dossier named by j->param into j->out (scoped as GET). audit_read: write the
+ * official's read_personal_data audit row first (false when the caller's own transaction already
+ * audited what the official did, e.g. an action's reply). */
+void dossier_api_view(http_job *j, db_conn *c, bool audit_read);
 void dossier_api_history(http_job *j, db_conn *c);
 void dossier_api_ready(http_job *j, db_conn *c);
 

@@ -19,6 +19,7 @@
 #include "intake.h"
 #include "log.h"
 #include "results_api.h"
+#include "reuse.h"
 
 typedef struct route {
     const char *method;
@@ -33,6 +34,8 @@ static const route routes[] = {
     {"GET", "/v1/dossiers/{}/history", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_history},
     {"GET", "/readyz", 0, dossier_api_ready},
     {"GET", "/v1/citizens/{}/prefill", ROLE_PORTAL, identity_prefill},
+    {"GET", "/v1/citizens/{}/evidence", ROLE_PORTAL, reuse_api_evidence},
+    {"GET", "/v1/stats", ROLE_MONITOR | ROLE_OFFICIAL, reuse_api_stats},
     {"GET", "/v1/results", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_list},
     {"GET", "/v1/results/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, results_api_get},
     {"POST", "/v1/results/{}/revocation", ROLE_OFFICIAL, results_api_revoke},

@@ -23,6 +23,9 @@
 #include "dossiers.h"
 #include "log.h"
 #include "pid.h"
+#include "results_api.h"
+#include "reuse.h"
+#include "reuse_sql.h"
 #include "tfmt.h"
 
 #define STATE_SUBMITTED "submitted"
@@ -41,6 +44,7 @@ typedef struct {
     long received_us;
     bool has_due;
     time_t due;
+    reuse_outcome reuse;     /* once-only: what was linked, what was refused (reuse.h) */
     /* filled by the writer */
     const char *source;
     char code[64];
@@ -104,24 +108,12 @@ static bool content_type_ok(const char *ct)
     return (n == 15 && strncasecmp(ct, "application/xml", 15) == 0) || (n == 8 && strncasecmp(ct, "text/xml", 8) == 0);
 }
 
-static json_t *plan_json(const intake_ctx *x)
+/* Per component: population / result (id, type, issuer, issued at) / upload / missing (reuse.h). */
+static json_t *plan_json(const app *a, const intake_ctx *x)
 {
     json_t *arr = json_array();
-    for (size_t i = 0; i < x->plan.count; i++) {
-        const catalog_plan_item *it = &x->plan.items[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "code", json_string(it->component->code));
-        json_object_set_new(o, "name", json_string(it->component->name_vi));
-        json_object_set_new(o, "nameEn", json_string(it->component->name_en));
-        json_object_set_new(o, "required", json_boolean(it->component->required));
-        json_object_set_new(o, "satisfiedBy", json_string(catalog_how_name(it->how)));
-        if (it->how == CATALOG_HOW_UPLOAD) json_object_set_new(o, "fileRef", json_string(it->ref));
-        if (it->how == CATALOG_HOW_RESULT) {
-            json_object_set_new(o, "resultType", json_string(it->component->result_type));
-            if (it->ref[0]) json_object_set_new(o, "requestedResultId", json_string(it->ref));
-        }
-        json_array_append_new(arr, o);
-    }
+    for (size_t i = 0; i < x->plan.count; i++)
+        json_array_append_new(arr, reuse_item_json(a, &x->plan.items[i], &x->reuse.links[i]));
     return arr;
 }
 
@@ -156,7 +148,7 @@ static char *build_receipt(app *a, const intake_ctx *x, const char *code, const 
         json_object_set_new(o, "dueAt", json_null());
         json_object_set_new(o, "note", json_string("Không có thời hạn trả kết quả cố định / no fixed return date"));
     }
-    json_object_set_new(o, "components", plan_json(x));
+    json_object_set_new(o, "components", plan_json(a, x));
     json_object_set_new(o, "state", json_string(STATE_SUBMITTED));
     json_object_set_new(o, "nationalStatus", json_integer(NATIONAL_NEW));
     char loc[96];
@@ -384,13 +376,14 @@ static json_t *dossier_row(const pending *p)
 static mc_err insert_rows(db_conn *c, pending **items, size_t n)
 {
     json_t *dossiers = json_array(), *comps = json_array(), *persons = json_array(), *hist = json_array(),
-           *keys = json_array();
+           *keys = json_array(), *marks = json_array();
     mc_err rc = MC_OK;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
         intake_ctx *x = items[i]->x;
         json_array_append_new(dossiers, dossier_row(items[i]));
         component_rows(x, comps);
+        reuse_mark_rows(x->code, &x->plan, &x->reuse, marks);
         person_rows(x, persons);
         json_t *h = json_object();
         json_object_set_new(h, "dossier", json_string(x->code));
@@ -415,6 +408,7 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     rc = json_exec(c, dossiers_insert_rows, dossiers);
     if (!rc) rc = json_exec(c, dossiers_idem_insert_rows, keys);
     if (!rc) rc = json_exec(c, dossiers_insert_components, comps);
+    if (!rc) rc = json_exec(c, reuse_sql_mark, marks);
     if (!rc) rc = json_exec(c, dossiers_insert_persons, persons);
     if (!rc) rc = json_exec(c, dossiers_insert_history_rows, hist);
     json_decref(dossiers);
@@ -422,6 +416,7 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     json_decref(persons);
     json_decref(hist);
     json_decref(keys);
+    json_decref(marks);
     return rc;
 }
 
@@ -429,16 +424,22 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
  * (docs/audit.md). Last statement before COMMIT, so the head is held only for the commit itself. */
 static mc_err audit_rows(db_conn *c, pending **items, size_t n)
 {
-    audit_entry e[BATCH_MAX];
+    audit_entry e[BATCH_MAX * (1 + REUSE_MAX_REFUSED)];
     char detail[BATCH_MAX][48];
+    size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const intake_ctx *x = items[i]->x;
         snprintf(detail[i], sizeof(detail[i]), "procedure %s", x->proc->code);
-        e[i] = (audit_entry){.actor_client_id = items[i]->j->client.id, .role = x->source, .ward = x->doc.ward,
-                             .action = "submit", .dossier_code = x->code, .after_state = STATE_SUBMITTED,
-                             .request_id = items[i]->j->request_id, .detail = detail[i]};
+        e[k++] = (audit_entry){.actor_client_id = items[i]->j->client.id, .role = x->source, .ward = x->doc.ward,
+                               .action = "submit", .dossier_code = x->code, .after_state = STATE_SUBMITTED,
+                               .request_id = items[i]->j->request_id, .detail = detail[i]};
+        /* stored results that failed re-verification (tampered bytes): not reused, audited */
+        for (size_t r = 0; r < x->reuse.n_refused; r++)
+            e[k++] = (audit_entry){.actor_client_id = items[i]->j->client.id, .role = x->source,
+                                   .ward = x->doc.ward, .action = "reuse_result_refused", .dossier_code = x->code,
+                                   .request_id = items[i]->j->request_id, .detail = x->reuse.refused[r].detail};
     }
-    return audit_append_many(c, e, n);
+    return audit_append_many(c, e, k);
 }
 
 static void forget_writes(pending **items, size_t n)
@@ -553,6 +554,14 @@ void intake_post(http_job *j, db_conn *c)
     }
     memset(x, 0, sizeof(*x));
     if (check(j, x)) goto out;
+    /* once-only: link valid results of the right holders before anything is written */
+    rc = reuse_resolve(results_api_trust(j->app->results), c, j->app->cal, x->proc, &x->doc, NULL, 0,
+                       j->request_id, &x->plan, &x->reuse);
+    if (rc) {
+        log_msg(LOG_WARN, "req=%s reuse look-up failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
+        reply_problem(&j->out, rc, j->path, "the results repository could not be read; nothing was stored", NULL);
+        goto out;
+    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     x->received = tv.tv_sec;

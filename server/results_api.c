@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pid.h"
 #include "results.h"
+#include "reuse_sql.h"
 #include "sign.h"
 #include "tfmt.h"
 #include "xmlsafe.h"
@@ -248,6 +249,8 @@ void results_api_svc_free(results_svc *s)
 }
 
 size_t results_api_svc_wards(const results_svc *s) { return s ? s->nkeys : 0; }
+
+const struct xverify_trust *results_api_trust(const results_svc *s) { return s ? s->trust : NULL; }
 
 /* The calling thread's signing context for key k, made once per thread with sign_ctx_dup. */
 static sign_ctx *thread_signer(results_svc *s, size_t k, char *why, size_t whycap)
@@ -666,13 +669,22 @@ void results_api_revoke(http_job *j, db_conn *c)
     }
     /* the revocation and its audit row commit together (the reason stays in the result row: free text
      * may carry personal data, the audit detail must not) */
-    char detail[RESULTS_ID_CAP + 16];
-    snprintf(detail, sizeof(detail), "result %s", j->param);
+    char detail[RESULTS_ID_CAP + 64], note[RESULTS_ID_CAP + 160];
+    uint64_t flagged = 0;
     audit_entry ae = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
                       .action = "revoke_result", .dossier_code = col(r, 0, RC_DOSSIER_CODE),
                       .request_id = j->request_id, .detail = detail};
+    /* dossiers that reused this result are flagged for their officials in the same transaction */
+    snprintf(note, sizeof(note), "reused result %s was revoked after submission: check the component again",
+             j->param);
     if (!(rc = db_begin(c))) {
         rc = results_revoke(c, j->param, folded, j->client.id, &affected);
+        if (!rc && affected) rc = reuse_sql_flag_revoked(c, j->param, j->client.id, note, j->request_id, &flagged);
+        if (flagged)
+            snprintf(detail, sizeof(detail), "result %s; dossiers that reused it flagged: %llu", j->param,
+                     (unsigned long long)flagged);
+        else
+            snprintf(detail, sizeof(detail), "result %s", j->param);
         if (!rc && affected) rc = audit_append(c, &ae);
         if (!rc) rc = db_commit(c);
         else db_rollback(c);

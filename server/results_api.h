@@ -14,6 +14,7 @@
 #define RESULTS_PAGE_MAX 100
 
 typedef struct results_svc results_svc;
+struct xverify_trust;
 
 /* Load what is available, once: the signing key of every ward found in cfg->sign_dir (file naming in
  * docs/signing.md "Repository"), the trust anchors cfg->trust_ca_file (+ cfg->crl_file, the result
@@ -25,6 +26,9 @@ mc_err results_api_svc_new(const mc_config *cfg, results_svc **out, char *why, s
 /* Frees the keys, every per-thread signing context and the trust. Call after the threads that
  * signed have stopped (db_pool_free). NULL is fine. */
 void results_api_svc_free(results_svc *s);
+/* The trust anchors the strict verifier uses (once-only reuse re-verifies with them), or NULL when
+ * they are not loaded (or s is NULL). Borrowed: lives as long as s. */
+const struct xverify_trust *results_api_trust(const results_svc *s);
 /* Number of wards that can sign. */
 size_t results_api_svc_wards(const results_svc *s);
 

@@ -1,0 +1,84 @@
+/* reuse_sql.c - SQL behind once-only reuse (db/reuse_sql.h). Prepared statements only. */
+#include "reuse_sql.h"
+
+mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PIDS],
+                            const char *const types[REUSE_SQL_MAX_TYPES], const char *today, long limit,
+                            db_rows **out)
+{
+    db_param p[] = {db_str(pids[0]),  db_str(pids[1]),  db_str(pids[2]), db_str(pids[3]), db_str(types[0]),
+                    db_str(types[1]), db_str(types[2]), db_str(types[3]), db_str(today), db_i64(limit)};
+    /* the IN lists ride ix_holder_type (holder_pid, result_type, id); NULLs never match */
+    return db_query(c,
+                    "SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at, valid_until,"
+                    " signed_xml FROM result WHERE holder_pid IN (?,?,?,?) AND result_type IN (?,?,?,?)"
+                    " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)"
+                    " ORDER BY issued_at DESC, id DESC LIMIT ?",
+                    p, sizeof(p) / sizeof(p[0]), out);
+}
+
+mc_err reuse_sql_mark(db_conn *c, const char *json)
+{
+    db_param p[] = {db_str(json)};
+    return db_exec(c,
+                   "UPDATE dossier_component dc JOIN dossier d ON d.id = dc.dossier_id"
+                   " JOIN JSON_TABLE(?, '$[*]' COLUMNS (dossier VARCHAR(48) PATH '$.dossier',"
+                   " code VARCHAR(16) PATH '$.code', source VARCHAR(16) PATH '$.source', reused INT PATH '$.reused',"
+                   " result VARCHAR(64) PATH '$.result', evidence VARCHAR(200) PATH '$.evidence')) AS jt"
+                   " ON d.code = jt.dossier AND dc.code = jt.code"
+                   " SET dc.reuse_source = jt.source, dc.reused = jt.reused, dc.replaced_by_result = jt.result,"
+                   " dc.satisfied_at = IF(jt.result IS NULL, dc.satisfied_at, UTC_TIMESTAMP(6)),"
+                   " dc.evidence = COALESCE(jt.evidence, dc.evidence)",
+                   p, 1, NULL, NULL);
+}
+
+mc_err reuse_sql_flag_revoked(db_conn *c, const char *result_id, uint64_t actor, const char *note,
+                              const char *request_id, uint64_t *flagged)
+{
+    db_param h[] = {db_i64((long long)actor), db_str(note), db_str(request_id), db_str(result_id)};
+    mc_err rc = db_exec(c,
+                        "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
+                        " actor_client_id, note, request_id) SELECT DISTINCT d.id, UTC_TIMESTAMP(6),"
+                        " 'reused_result_revoked', d.state, d.state, d.national_status, ?, ?, ? FROM dossier d"
+                        " JOIN dossier_component dc ON dc.dossier_id = d.id WHERE dc.replaced_by_result = ?",
+                        h, 4, NULL, NULL);
+    if (rc) return rc;
+    db_param u[] = {db_str(note), db_str(result_id)};
+    return db_exec(c,
+                   "UPDATE dossier d SET d.reuse_flag = ?, d.reuse_flagged_at = UTC_TIMESTAMP(6),"
+                   " d.version = d.version + 1 WHERE d.id IN (SELECT dc.dossier_id FROM dossier_component dc"
+                   " WHERE dc.replaced_by_result = ?)",
+                   u, 2, flagged, NULL);
+}
+
+mc_err reuse_sql_dossier(db_conn *c, uint64_t dossier_id, db_rows **out)
+{
+    db_param p[] = {db_i64((long long)dossier_id)};
+    return db_query(c,
+                    "SELECT d.reuse_flag, d.reuse_flagged_at, dc.code, dc.reuse_source, dc.reused,"
+                    " dc.replaced_by_result, r.result_type, r.issuer_agency, r.issuer_ward, r.issued_at, r.revoked_at"
+                    " FROM dossier d LEFT JOIN dossier_component dc ON dc.dossier_id = d.id"
+                    " LEFT JOIN result r ON r.result_id = dc.replaced_by_result WHERE d.id = ? ORDER BY dc.code",
+                    p, 1, out);
+}
+
+mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out)
+{
+    db_param p[] = {db_str(ward), db_str(ward)};
+    /* "asked": what the citizen would hand in without reuse - required components plus every
+     * component the catalog lets the state supply (docs/reuse.md) */
+    return db_query(c,
+                    "SELECT d.procedure_code, COUNT(*), SUM(k.asked), SUM(k.pop), SUM(k.pop_pending), SUM(k.res),"
+                    " SUM(k.upl), SUM(k.miss),"
+                    " SUM(d.finished_at IS NOT NULL AND (d.due_at IS NULL OR d.finished_at <= d.due_at)),"
+                    " SUM(d.due_at IS NOT NULL AND COALESCE(d.finished_at, UTC_TIMESTAMP(6)) > d.due_at),"
+                    " SUM(d.reuse_flag IS NOT NULL)"
+                    " FROM dossier d JOIN (SELECT dossier_id,"
+                    " SUM(required OR plan <> 'missing' OR reuse_source IS NOT NULL) AS asked,"
+                    " SUM(plan = 'population' AND satisfied_at IS NOT NULL) AS pop,"
+                    " SUM(plan = 'population' AND satisfied_at IS NULL) AS pop_pending,"
+                    " SUM(plan = 'result' AND reused) AS res, SUM(plan = 'upload') AS upl,"
+                    " SUM(plan = 'missing' AND (required OR reuse_source IS NOT NULL)) AS miss"
+                    " FROM dossier_component GROUP BY dossier_id) k ON k.dossier_id = d.id"
+                    " WHERE (? IS NULL OR d.ward = ?) GROUP BY d.procedure_code ORDER BY d.procedure_code",
+                    p, 2, out);
+}

@@ -1,0 +1,49 @@
+/* reuse_sql.h - SQL of once-only reuse (db/migrations/006_reuse.sql, docs/reuse.md): the candidate
+ * results of one dossier in one query, the reuse marks of a batch's components in one statement, the
+ * flag raised on dossiers whose reused result is revoked, and the read side (dossier view, stats).
+ * Callers own transactions. */
+#ifndef MC_REUSE_SQL_H
+#define MC_REUSE_SQL_H
+
+#include <stdint.h>
+#include "db.h"
+
+#define REUSE_SQL_MAX_PIDS 4     /* holders looked up per dossier (applicant + named persons) */
+#define REUSE_SQL_MAX_TYPES 4    /* result types looked up per dossier */
+
+/* Columns of reuse_sql_candidates, in order. */
+enum { RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_XML };
+/* Unrevoked results held by one of pids (NULL entries ignored) of one of types (NULL entries ignored)
+ * whose row is not expired on local date today ("YYYY-MM-DD"), newest first, at most limit rows, with
+ * the signed bytes. *out owned by the caller. */
+mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PIDS],
+                            const char *const types[REUSE_SQL_MAX_TYPES], const char *today, long limit,
+                            db_rows **out);
+
+/* Reuse marks of components written in this transaction, one statement for all:
+ * [{dossier (code), code, source ("population"|"result"), reused (0/1), result? (result id),
+ *   evidence?}]; with a result, satisfied_at is set now. */
+mc_err reuse_sql_mark(db_conn *c, const char *json);
+
+/* In the revocation's transaction: every dossier that reused result_id gets reuse_flag = note, a
+ * version bump and a history row (action "reused_result_revoked", actor, note, request_id).
+ * *flagged (may be NULL) gets the number of dossiers. */
+mc_err reuse_sql_flag_revoked(db_conn *c, const char *result_id, uint64_t actor, const char *note,
+                              const char *request_id, uint64_t *flagged);
+
+/* Columns of reuse_sql_dossier, in order; one row per component (DR_CODE NULL: no components). */
+enum {
+    DR_FLAG, DR_FLAGGED_AT, DR_CODE, DR_SOURCE, DR_REUSED, DR_RESULT_ID, DR_TYPE, DR_AGENCY, DR_WARD, DR_ISSUED_AT,
+    DR_REVOKED_AT
+};
+mc_err reuse_sql_dossier(db_conn *c, uint64_t dossier_id, db_rows **out);
+
+/* Columns of reuse_sql_stats, in order: one row per procedure. */
+enum {
+    ST_PROCEDURE, ST_DOSSIERS, ST_ASKED, ST_POPULATION, ST_POPULATION_PENDING, ST_RESULT, ST_UPLOADED, ST_MISSING,
+    ST_FINISHED_ON_TIME, ST_OVERDUE, ST_FLAGGED
+};
+/* Aggregates over every dossier, or one ward's (ward NULL: all). */
+mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out);
+
+#endif

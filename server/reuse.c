@@ -1,0 +1,650 @@
+/* reuse.c - once-only reuse: who may hold the result a component asks for, finding and re-verifying the
+ * candidates of a dossier (one query, a bounded cache of verified signatures keyed by the SHA-256 of
+ * the signed bytes), the receipt/preview JSON, the dossier view's reuse facts, and the preview and
+ * stats handlers. SQL is in db/reuse_sql.c; the verifier is xverify.c (the one /v1/verify uses). */
+#include "reuse.h"
+
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h> /* TAILQ_INIT for evkeyvalq */
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "audit.h"
+#include "log.h"
+#include "pid.h"
+#include "results_api.h"
+#include "reuse_sql.h"
+#include "tfmt.h"
+#include "xverify.h"
+
+/* ---------------- who may hold the result ---------------- */
+
+/* Results a component asks for and whose they may be (docs/reuse.md). `subject_field` names a content
+ * field of the signed result that must carry the personal ID of `subject_role` (a death extract used
+ * as proof that the declared spouse died must be about that spouse). */
+static const struct holder_rule {
+    const char *procedure, *component;
+    const char *roles[3];
+    const char *subject_field, *subject_role;
+} holder_rules[] = {
+    /* birth registration: the parents' marriage certificate, held by the parent who registered it */
+    {"1.001193", "TP4", {"father", "mother", NULL}, NULL, NULL},
+    /* marital status confirmation: the death extract of the former spouse, registered by the applicant */
+    {"1.004873", "TP2", {"applicant", NULL, NULL}, "deceased.personalId", "spouse"},
+    /* marriage registration: either party's marital status confirmation */
+    {"1.000894", "TP3", {"applicant", "spouse", NULL}, NULL, NULL},
+};
+
+static const struct holder_rule *rule_for(const catalog_proc *p, const catalog_component *comp)
+{
+    for (size_t i = 0; i < sizeof(holder_rules) / sizeof(holder_rules[0]); i++)
+        if (strcmp(holder_rules[i].procedure, p->code) == 0 && strcmp(holder_rules[i].component, comp->code) == 0)
+            return &holder_rules[i];
+    return NULL;
+}
+
+size_t reuse_holder_roles(const catalog_proc *p, const catalog_component *comp, const char **roles, size_t cap)
+{
+    const struct holder_rule *r = rule_for(p, comp);
+    size_t n = 0;
+    if (!r) { /* any other result component: the applicant's own results only */
+        if (cap) roles[n++] = "applicant";
+        return n;
+    }
+    for (size_t i = 0; i < 3 && r->roles[i] && n < cap; i++) roles[n++] = r->roles[i];
+    return n;
+}
+
+/* The nth person of role in d ("applicant": the applicant), or NULL. */
+static const dossier_person *person(const dossier_doc *d, const char *role, size_t nth)
+{
+    if (strcmp(role, "applicant") == 0) return nth == 0 ? &d->applicant : NULL;
+    for (size_t i = 0; i < d->n_persons; i++)
+        if (strcmp(d->persons[i].role, role) == 0 && nth-- == 0) return &d->persons[i];
+    return NULL;
+}
+
+/* ---------------- cache of verified signatures ---------------- */
+
+/* What a verified document says that reuse needs; only successful verifications are cached (a
+ * verified signature over identical bytes stays valid; revocation and expiry are checked per use). */
+typedef struct centry {
+    unsigned char sha[32];
+    bool used;
+    char result_id[REUSE_ID_CAP];
+    char result_type[CATALOG_TYPE_CAP];
+    char holder[DOSSIER_PID_CAP];
+    char valid_until[11];
+    char deceased[DOSSIER_PID_CAP];     /* content field deceased.personalId, "" if none */
+} centry;
+
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static centry cache[REUSE_CACHE_SLOTS];
+static uint64_t cache_hits, cache_misses;
+
+static size_t slot_of(const unsigned char sha[32])
+{
+    uint32_t v = (uint32_t)sha[0] | (uint32_t)sha[1] << 8 | (uint32_t)sha[2] << 16 | (uint32_t)sha[3] << 24;
+    return v % REUSE_CACHE_SLOTS;
+}
+
+static bool cache_get(const unsigned char sha[32], centry *out)
+{
+    bool hit;
+    pthread_mutex_lock(&cache_mu);
+    centry *e = &cache[slot_of(sha)];
+    hit = e->used && memcmp(e->sha, sha, 32) == 0;
+    if (hit) *out = *e;
+    if (hit) cache_hits++;
+    else cache_misses++;
+    pthread_mutex_unlock(&cache_mu);
+    return hit;
+}
+
+static void cache_put(const centry *e)
+{
+    pthread_mutex_lock(&cache_mu);
+    cache[slot_of(e->sha)] = *e;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void reuse_cache_counters(uint64_t *hits, uint64_t *misses)
+{
+    pthread_mutex_lock(&cache_mu);
+    *hits = cache_hits;
+    *misses = cache_misses;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+void reuse_cache_reset(void)
+{
+    pthread_mutex_lock(&cache_mu);
+    memset(cache, 0, sizeof(cache));
+    cache_hits = cache_misses = 0;
+    pthread_mutex_unlock(&cache_mu);
+}
+
+/* Verify the signed bytes (or find them verified). true with *e filled; false with slug set. */
+static bool verified(const struct xverify_trust *trust, const char *xml, size_t len, centry *e, const char **slug,
+                     reuse_outcome *out)
+{
+    unsigned int n = 32;
+    memset(e, 0, sizeof(*e));
+    EVP_Digest(xml, len, e->sha, &n, EVP_sha256(), NULL);
+    if (cache_get(e->sha, e)) {
+        out->cache_hits++;
+        return true;
+    }
+    xverify_report *rep = malloc(sizeof(*rep));
+    if (!rep) {
+        *slug = "out-of-memory";
+        return false;
+    }
+    out->verified++;
+    mc_err rc = xverify_result(trust, xml, len, rep);
+    bool ok = rc == MC_OK && rep->reason == XVERIFY_OK;
+    if (ok) {
+        e->used = true;
+        snprintf(e->result_id, sizeof(e->result_id), "%.64s", rep->result_id);
+        snprintf(e->result_type, sizeof(e->result_type), "%.23s", rep->result_type);
+        snprintf(e->holder, sizeof(e->holder), "%.12s", rep->holder_personal_id);
+        snprintf(e->valid_until, sizeof(e->valid_until), "%.10s", rep->valid_until);
+        for (size_t i = 0; i < rep->field_count; i++)
+            if (strcmp(rep->fields[i].name, "deceased.personalId") == 0) {
+                snprintf(e->deceased, sizeof(e->deceased), "%.12s", rep->fields[i].value);
+                break;
+            }
+        cache_put(e);
+    } else {
+        *slug = rep->slug;
+    }
+    free(rep);
+    return ok;
+}
+
+/* ---------------- resolving a dossier ---------------- */
+
+static bool in_list(const char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (list[i] && strcmp(list[i], s) == 0) return true;
+    return false;
+}
+
+static bool add_unique(const char **list, size_t cap, const char *s)
+{
+    for (size_t i = 0; i < cap; i++) {
+        if (!list[i]) {
+            list[i] = s;
+            return true;
+        }
+        if (strcmp(list[i], s) == 0) return true;
+    }
+    return false;
+}
+
+static void refuse(reuse_outcome *out, const char *result_id, const char *slug, const char *holder,
+                   const char *request_id)
+{
+    char masked[16];
+    for (size_t i = 0; i < out->n_refused; i++)
+        if (strcmp(out->refused[i].result_id, result_id) == 0) return;
+    log_msg(LOG_WARN, "req=%s reuse: stored result %s refused on re-verification (%s), holder %s: not reused",
+            request_id ? request_id : "-", result_id, slug, pid_mask(holder, masked, sizeof(masked)));
+    if (out->n_refused >= REUSE_MAX_REFUSED) return;
+    reuse_refusal *r = &out->refused[out->n_refused++];
+    snprintf(r->result_id, sizeof(r->result_id), "%s", result_id);
+    snprintf(r->detail, sizeof(r->detail), "stored result %.64s failed re-verification: %.60s", result_id, slug);
+}
+
+static const char *col(db_rows *r, size_t i, size_t c) { return db_rows_get(r, i, c, NULL); }
+
+/* Link the first valid candidate for plan item it (index k), newest first. */
+static void link_item(const struct xverify_trust *trust, const catalog_proc *p, const dossier_doc *d,
+                      db_rows *rows, const char *today, const char *request_id, catalog_plan_item *it,
+                      reuse_link *l, reuse_outcome *out)
+{
+    const char *roles[3];
+    size_t nroles = reuse_holder_roles(p, it->component, roles, 3);
+    const struct holder_rule *rule = rule_for(p, it->component);
+    const dossier_person *subject = rule && rule->subject_role ? person(d, rule->subject_role, 0) : NULL;
+    if (rule && rule->subject_role && (!subject || !subject->pid[0])) return; /* about nobody named */
+    for (size_t i = 0; i < db_rows_count(rows); i++) {
+        const char *rid = col(rows, i, RQ_RESULT_ID), *holder = col(rows, i, RQ_HOLDER);
+        if (strcmp(col(rows, i, RQ_TYPE), it->component->result_type) != 0) continue;
+        if (it->ref[0] && strcmp(it->ref, rid) != 0) continue; /* the dossier named another result */
+        const char *role = NULL;
+        for (size_t r = 0; r < nroles && !role; r++)
+            for (size_t nth = 0; nth < DOSSIER_MAX_PERSONS; nth++) {
+                const dossier_person *ps = person(d, roles[r], nth);
+                if (!ps) break;
+                if (ps->pid[0] && strcmp(ps->pid, holder) == 0) {
+                    role = roles[r];
+                    break;
+                }
+            }
+        if (!role) continue; /* another holder's result: never linked */
+        size_t len = 0;
+        const char *xml = db_rows_get(rows, i, RQ_XML, &len);
+        centry e;
+        const char *slug = "unknown";
+        if (!verified(trust, xml, len, &e, &slug, out)) {
+            refuse(out, rid, slug, holder, request_id);
+            continue;
+        }
+        /* the row must describe the document it stores (a copied or edited row is refused too) */
+        if (strcmp(e.result_id, rid) != 0 || strcmp(e.result_type, col(rows, i, RQ_TYPE)) != 0 ||
+            strcmp(e.holder, holder) != 0) {
+            refuse(out, rid, "row-does-not-match-signed-document", holder, request_id);
+            continue;
+        }
+        if (e.valid_until[0] && strcmp(e.valid_until, today) < 0) continue; /* expired as signed */
+        if (subject && strcmp(e.deceased, subject->pid) != 0) continue;     /* about someone else */
+        l->linked = true;
+        snprintf(l->result_id, sizeof(l->result_id), "%s", rid);
+        snprintf(l->result_type, sizeof(l->result_type), "%s", col(rows, i, RQ_TYPE));
+        snprintf(l->issuer_agency, sizeof(l->issuer_agency), "%s", col(rows, i, RQ_AGENCY));
+        snprintf(l->issuer_ward, sizeof(l->issuer_ward), "%s", col(rows, i, RQ_WARD));
+        snprintf(l->issued_at, sizeof(l->issued_at), "%s", col(rows, i, RQ_ISSUED_AT));
+        snprintf(l->holder_role, sizeof(l->holder_role), "%s", role);
+        return;
+    }
+}
+
+mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
+                     const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
+                     catalog_plan_list *plan, reuse_outcome *out)
+{
+    const char *pids[REUSE_SQL_MAX_PIDS] = {NULL}, *types[REUSE_SQL_MAX_TYPES] = {NULL};
+    db_rows *rows = NULL;
+    bool any = false;
+    mc_err rc = MC_OK;
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < plan->count; i++) {
+        catalog_plan_item *it = &plan->items[i];
+        out->links[i].reusable = it->component->satisfy != CATALOG_SATISFY_UPLOAD;
+        if (in_list(declined, n_declined, it->component->code)) {
+            out->links[i].declined = true;
+            it->how = CATALOG_HOW_UPLOAD; /* the citizen hands it in */
+            it->ref[0] = '\0';
+            continue;
+        }
+        if (it->how != CATALOG_HOW_RESULT) continue;
+        const char *roles[3];
+        size_t nroles = reuse_holder_roles(p, it->component, roles, 3);
+        for (size_t r = 0; r < nroles; r++)
+            for (size_t nth = 0; nth < DOSSIER_MAX_PERSONS; nth++) {
+                const dossier_person *ps = person(d, roles[r], nth);
+                if (!ps) break;
+                if (ps->pid[0] && add_unique(pids, REUSE_SQL_MAX_PIDS, ps->pid)) any = true;
+            }
+        add_unique(types, REUSE_SQL_MAX_TYPES, it->component->result_type);
+    }
+    if (any && !trust) {
+        log_msg(LOG_WARN, "req=%s reuse: no trust anchors loaded, stored results cannot be re-verified: none reused",
+                request_id ? request_id : "-");
+        any = false;
+    }
+    if (any) {
+        char today[16];
+        int y, m, dd;
+        calendar_local_date(cal, time(NULL), &y, &m, &dd);
+        snprintf(today, sizeof(today), "%04d-%02d-%02d", y, m, dd);
+        if ((rc = reuse_sql_candidates(c, pids, types, today, REUSE_MAX_CANDIDATES, &rows))) return rc;
+        for (size_t i = 0; i < plan->count; i++)
+            if (plan->items[i].how == CATALOG_HOW_RESULT)
+                link_item(trust, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
+    }
+    for (size_t i = 0; i < plan->count; i++) {
+        catalog_plan_item *it = &plan->items[i];
+        if (it->how != CATALOG_HOW_RESULT) continue;
+        if (out->links[i].linked) {
+            snprintf(it->ref, sizeof(it->ref), "%s", out->links[i].result_id);
+        } else { /* nothing valid to link: upload required */
+            it->how = CATALOG_HOW_MISSING;
+            it->ref[0] = '\0';
+        }
+    }
+    db_rows_free(rows);
+    return MC_OK;
+}
+
+/* ---------------- JSON ---------------- */
+
+static json_t *local_time(const app *a, const char *db_utc)
+{
+    char buf[40];
+    time_t t = db_utc ? tfmt_db_parse(db_utc) : (time_t)-1;
+    if (t == (time_t)-1) return json_null();
+    calendar_format_local(a->cal, t, buf, sizeof(buf));
+    return json_string(buf);
+}
+
+static json_t *result_json(const app *a, const char *id, const char *type, const char *ward, const char *agency,
+                           const char *issued_at)
+{
+    json_t *o = json_object(), *iss = json_object();
+    json_object_set_new(o, "resultId", json_string(id));
+    json_object_set_new(o, "resultType", type ? json_string(type) : json_null());
+    json_object_set_new(iss, "ward", ward ? json_string(ward) : json_null());
+    json_object_set_new(iss, "agencyId", agency ? json_string(agency) : json_null());
+    json_object_set_new(o, "issuer", iss);
+    json_object_set_new(o, "issuedAt", local_time(a, issued_at));
+    json_object_set_new(o, "href", json_pack("s+", "/v1/results/", id));
+    return o;
+}
+
+json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "code", json_string(it->component->code));
+    json_object_set_new(o, "name", json_string(it->component->name_vi));
+    json_object_set_new(o, "nameEn", json_string(it->component->name_en));
+    json_object_set_new(o, "required", json_boolean(it->component->required));
+    json_object_set_new(o, "satisfiedBy", json_string(catalog_how_name(it->how)));
+    json_object_set_new(o, "reused", json_boolean(it->how == CATALOG_HOW_POPULATION || l->linked));
+    if (l->declined) json_object_set_new(o, "declined", json_true());
+    if (it->how == CATALOG_HOW_UPLOAD && it->ref[0]) json_object_set_new(o, "fileRef", json_string(it->ref));
+    if (it->component->satisfy == CATALOG_SATISFY_RESULT)
+        json_object_set_new(o, "resultType", json_string(it->component->result_type));
+    if (l->linked) {
+        json_t *r = result_json(a, l->result_id, l->result_type, l->issuer_ward, l->issuer_agency, l->issued_at);
+        json_object_set_new(r, "holder", json_string(l->holder_role));
+        json_object_set_new(o, "result", r);
+    }
+    if (it->how == CATALOG_HOW_MISSING && l->reusable)
+        json_object_set_new(o, "uploadRequired", json_true()); /* nothing valid in the repository */
+    return o;
+}
+
+void reuse_mark_rows(const char *dossier_code, const catalog_plan_list *plan, const reuse_outcome *o, json_t *arr)
+{
+    for (size_t i = 0; i < plan->count; i++) {
+        const catalog_plan_item *it = &plan->items[i];
+        const reuse_link *l = &o->links[i];
+        if (!l->reusable) continue;
+        json_t *r = json_object();
+        json_object_set_new(r, "dossier", json_string(dossier_code));
+        json_object_set_new(r, "code", json_string(it->component->code));
+        json_object_set_new(r, "source", json_string(it->component->satisfy == CATALOG_SATISFY_POPULATION
+                                                          ? "population" : "result"));
+        json_object_set_new(r, "reused", json_integer(it->how == CATALOG_HOW_POPULATION || l->linked));
+        if (l->linked) {
+            char ev[REUSE_ID_CAP + 8];
+            snprintf(ev, sizeof(ev), "result:%s", l->result_id);
+            json_object_set_new(r, "result", json_string(l->result_id));
+            json_object_set_new(r, "evidence", json_string(ev));
+        }
+        json_array_append_new(arr, r);
+    }
+}
+
+mc_err reuse_dossier_json(const app *a, db_conn *c, uint64_t dossier_id, json_t *o)
+{
+    db_rows *r = NULL;
+    mc_err rc = reuse_sql_dossier(c, dossier_id, &r);
+    if (rc) return rc;
+    json_t *comps = json_object_get(o, "components");
+    for (size_t i = 0; i < db_rows_count(r); i++) {
+        const char *code = col(r, i, DR_CODE);
+        json_t *target = NULL, *v;
+        size_t k;
+        if (!code) continue;
+        json_array_foreach(comps, k, v) {
+            json_t *cc = json_object_get(v, "code");
+            if (json_is_string(cc) && strcmp(json_string_value(cc), code) == 0) target = v;
+        }
+        if (!target) continue;
+        bool reused = col(r, i, DR_REUSED) && strcmp(col(r, i, DR_REUSED), "1") == 0;
+        const char *rid = col(r, i, DR_RESULT_ID);
+        json_object_set_new(target, "reused", json_boolean(reused));
+        if (col(r, i, DR_SOURCE)) json_object_set_new(target, "reusableFrom", json_string(col(r, i, DR_SOURCE)));
+        if (rid) {
+            json_t *res = result_json(a, rid, col(r, i, DR_TYPE), col(r, i, DR_WARD), col(r, i, DR_AGENCY),
+                                      col(r, i, DR_ISSUED_AT));
+            json_object_set_new(res, "revoked", json_boolean(col(r, i, DR_REVOKED_AT) != NULL));
+            if (col(r, i, DR_REVOKED_AT))
+                json_object_set_new(res, "revokedAt", local_time(a, col(r, i, DR_REVOKED_AT)));
+            json_object_set_new(target, "result", res);
+        }
+        /* the national sync's per-component flags */
+        json_object_set_new(target, "sync", json_pack("{s:i, s:o}", "DuocTaiSuDung", reused ? 1 : 0,
+                                                      "MaKetQuaThayThe", rid ? json_string(rid) : json_null()));
+    }
+    if (db_rows_count(r) && col(r, 0, DR_FLAG)) {
+        json_object_set_new(o, "reuseFlag", json_pack("{s:s, s:o}", "reason", col(r, 0, DR_FLAG), "flaggedAt",
+                                                      local_time(a, col(r, 0, DR_FLAGGED_AT))));
+    }
+    db_rows_free(r);
+    return MC_OK;
+}
+
+/* ---------------- preview ---------------- */
+
+static bool digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+    if (n < min || n > max) return false;
+    return strspn(s, "0123456789") == n;
+}
+
+/* Audit refusals found outside intake (preview) in their own short transaction. */
+static void audit_refusals(http_job *j, db_conn *c, const reuse_outcome *o)
+{
+    if (!o->n_refused) return;
+    audit_entry e[REUSE_MAX_REFUSED];
+    for (size_t i = 0; i < o->n_refused; i++)
+        e[i] = (audit_entry){.actor_client_id = j->client.id, .role = auth_role_name(j->client.role),
+                             .action = "reuse_result_refused", .request_id = j->request_id,
+                             .detail = o->refused[i].detail};
+    mc_err rc = db_begin(c);
+    if (!rc && !(rc = audit_append_many(c, e, o->n_refused))) rc = db_commit(c);
+    else if (!rc) db_rollback(c);
+    if (rc) log_msg(LOG_WARN, "req=%s reuse: could not audit %zu refused result(s): %s", j->request_id, o->n_refused,
+                    mc_err_name(rc));
+}
+
+/* Declared person elements whose name, birth date and gender the population record gives. */
+static const struct {
+    const char *procedure, *elements[2];
+} person_elements[] = {
+    {"1.001193", {"father", "mother"}}, {"1.000894", {"party", NULL}},     {"1.004873", {"spouse", NULL}},
+    {"1.000656", {"deceased", NULL}},   {"2.000635", {"subject", NULL}},   {"1.004222", {"householdHead", NULL}},
+};
+
+static json_t *prefill_fields(const catalog_proc *p)
+{
+    static const char *const applicant[] = {"applicant.fullName", "applicant.birthDate", "applicant.gender",
+                                            "applicant.contact.address"};
+    static const char *const leaf[] = {"personalId", "fullName", "birthDate", "gender"};
+    json_t *arr = json_array();
+    for (size_t i = 0; i < sizeof(applicant) / sizeof(applicant[0]); i++) json_array_append_new(arr, json_string(applicant[i]));
+    for (size_t i = 0; i < sizeof(person_elements) / sizeof(person_elements[0]); i++) {
+        if (strcmp(person_elements[i].procedure, p->code) != 0) continue;
+        for (size_t e = 0; e < 2 && person_elements[i].elements[e]; e++)
+            for (size_t f = 0; f < sizeof(leaf) / sizeof(leaf[0]); f++)
+                json_array_append_new(arr, json_pack("s+++", "declaration.", person_elements[i].elements[e], ".",
+                                                     leaf[f]));
+    }
+    return arr;
+}
+
+void reuse_api_evidence(http_job *j, db_conn *c)
+{
+    struct evkeyvalq q;
+    struct evkeyval *kv;
+    dossier_doc *d = NULL;
+    catalog_plan_list *plan = NULL;
+    reuse_outcome *o = NULL;
+    const char *declined[CATALOG_MAX_COMPONENTS];
+    size_t n_declined = 0;
+    char why[200];
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(j->query, &q) != 0) {
+        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
+        goto out;
+    }
+    const char *consent = evhttp_find_header(&q, "consent"), *code = evhttp_find_header(&q, "procedure");
+    if (!consent || strcmp(consent, "true") != 0) {
+        reply_problem(&j->out, MC_ERR_CONSENT_REQUIRED, j->path,
+                      "the citizen's consent is required: add consent=true once the citizen agreed", NULL);
+        goto out;
+    }
+    if (!digits(j->param, 12, 12)) {
+        reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, "the path must carry a 12-digit personal ID", NULL);
+        goto out;
+    }
+    const catalog_proc *p = code ? catalog_find(j->app->cat, code) : NULL;
+    if (!p) {
+        reply_problem(&j->out, MC_ERR_UNKNOWN_PROCEDURE, j->path, "procedure=<catalog code> is required", NULL);
+        goto out;
+    }
+    if (!(d = calloc(1, sizeof(*d))) || !(plan = calloc(1, sizeof(*plan))) || !(o = malloc(sizeof(*o)))) {
+        reply_problem(&j->out, MC_ERR_NOMEM, j->path, NULL, NULL);
+        goto out;
+    }
+    snprintf(d->procedure, sizeof(d->procedure), "%s", p->code);
+    snprintf(d->applicant.role, sizeof(d->applicant.role), "applicant");
+    snprintf(d->applicant.pid, sizeof(d->applicant.pid), "%.12s", j->param);
+    TAILQ_FOREACH(kv, &q, next) {
+        bool is_person = strcmp(kv->key, "father") == 0 || strcmp(kv->key, "mother") == 0 ||
+                         strcmp(kv->key, "spouse") == 0;
+        if (is_person) {
+            if (!digits(kv->value, 12, 12) || d->n_persons >= DOSSIER_MAX_PERSONS) {
+                snprintf(why, sizeof(why), "%.16s must be a 12-digit personal ID", kv->key);
+                reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, why, NULL);
+                goto out;
+            }
+            dossier_person *ps = &d->persons[d->n_persons++];
+            snprintf(ps->role, sizeof(ps->role), "%s", kv->key);
+            snprintf(ps->pid, sizeof(ps->pid), "%s", kv->value);
+        } else if (strcmp(kv->key, "decline") == 0) {
+            const catalog_component *cc = catalog_find_component(p, kv->value);
+            if (!cc || cc->satisfy == CATALOG_SATISFY_UPLOAD || n_declined >= CATALOG_MAX_COMPONENTS) {
+                snprintf(why, sizeof(why), "decline=%.16s is not a reusable component of procedure %s", kv->value,
+                         p->code);
+                reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, why, NULL);
+                goto out;
+            }
+            declined[n_declined++] = cc->code;
+        }
+    }
+    /* the plan submission would make for a dossier that asks for every reuse */
+    for (size_t i = 0; i < p->n_components; i++) {
+        catalog_plan_item *it = &plan->items[i];
+        it->component = &p->components[i];
+        it->dossier_index = -1;
+        it->how = it->component->satisfy == CATALOG_SATISFY_POPULATION ? CATALOG_HOW_POPULATION
+                  : it->component->satisfy == CATALOG_SATISFY_RESULT   ? CATALOG_HOW_RESULT
+                                                                       : CATALOG_HOW_UPLOAD;
+    }
+    plan->count = p->n_components;
+    mc_err rc = reuse_resolve(results_api_trust(j->app->results), c, j->app->cal, p, d, declined, n_declined,
+                              j->request_id, plan, o);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not look up the citizen's results", NULL);
+        goto out;
+    }
+    audit_refusals(j, c, o);
+    char masked[16];
+    long asked = 0, pop = 0, res = 0;
+    json_t *body = json_object(), *arr = json_array();
+    json_object_set_new(body, "citizen", json_string(pid_mask(j->param, masked, sizeof(masked))));
+    json_object_set_new(body, "procedure", json_pack("{s:s, s:s, s:s}", "code", p->code, "name", p->name_vi, "nameEn",
+                                                     p->name_en));
+    for (size_t i = 0; i < plan->count; i++) {
+        const catalog_plan_item *it = &plan->items[i];
+        json_array_append_new(arr, reuse_item_json(j->app, it, &o->links[i]));
+        if (it->component->required || o->links[i].reusable) asked++;
+        if (it->how == CATALOG_HOW_POPULATION) pop++;
+        if (o->links[i].linked) res++;
+    }
+    json_object_set_new(body, "components", arr);
+    json_object_set_new(body, "summary", json_pack("{s:I, s:I, s:I, s:I}", "documentsAsked", (json_int_t)asked,
+                                                   "byPopulation", (json_int_t)pop, "byResult", (json_int_t)res,
+                                                   "uploadsLeft", (json_int_t)(asked - pop - res)));
+    json_object_set_new(body, "prefill", json_pack("{s:o, s:s, s:s}", "fields", prefill_fields(p), "source",
+                                                   "csdlqg-dancu", "href", "/v1/citizens/{id}/prefill"));
+    reply_json(&j->out, 200, body);
+out:
+    free(o);
+    free(plan);
+    free(d);
+    evhttp_clear_headers(&q);
+}
+
+/* ---------------- stats ---------------- */
+
+static long num(db_rows *r, size_t i, size_t c)
+{
+    const char *v = col(r, i, c);
+    return v ? atol(v) : 0;
+}
+
+static json_t *stats_json(const char *procedure, const char *name, const long v[ST_FLAGGED + 1])
+{
+    long avoided = v[ST_POPULATION] + v[ST_RESULT];
+    json_t *o = json_object();
+    json_object_set_new(o, "procedure", json_string(procedure));
+    if (name) json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "dossiers", json_integer(v[ST_DOSSIERS]));
+    json_object_set_new(o, "componentsAsked", json_integer(v[ST_ASKED]));
+    json_object_set_new(o, "satisfiedWithoutUpload",
+                        json_pack("{s:I, s:I, s:I}", "population", (json_int_t)v[ST_POPULATION], "result",
+                                  (json_int_t)v[ST_RESULT], "total", (json_int_t)avoided));
+    json_object_set_new(o, "populationPending", json_integer(v[ST_POPULATION_PENDING]));
+    json_object_set_new(o, "uploaded", json_integer(v[ST_UPLOADED]));
+    json_object_set_new(o, "missing", json_integer(v[ST_MISSING]));
+    json_object_set_new(o, "shareAvoided", json_real(v[ST_ASKED] ? (double)avoided / (double)v[ST_ASKED] : 0.0));
+    json_object_set_new(o, "finishedOnTime", json_integer(v[ST_FINISHED_ON_TIME]));
+    json_object_set_new(o, "overdue", json_integer(v[ST_OVERDUE]));
+    json_object_set_new(o, "reuseFlagged", json_integer(v[ST_FLAGGED]));
+    return o;
+}
+
+void reuse_api_stats(http_job *j, db_conn *c)
+{
+    struct evkeyvalq q;
+    db_rows *r = NULL;
+    TAILQ_INIT(&q);
+    if (evhttp_parse_query_str(j->query, &q) != 0) {
+        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
+        goto out;
+    }
+    const char *ward = evhttp_find_header(&q, "ward");
+    if (ward && !digits(ward, 1, 8)) {
+        reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, "ward must be a ward code", NULL);
+        goto out;
+    }
+    if (j->client.role == ROLE_OFFICIAL) {
+        if (ward && strcmp(ward, j->client.ward) != 0) {
+            reply_problem(&j->out, MC_ERR_FORBIDDEN, j->path, "an official sees its own ward's figures only", NULL);
+            goto out;
+        }
+        ward = j->client.ward;
+    }
+    mc_err rc = reuse_sql_stats(c, ward, &r);
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "could not compute the figures", NULL);
+        goto out;
+    }
+    long total[ST_FLAGGED + 1] = {0};
+    json_t *o = json_object(), *arr = json_array();
+    for (size_t i = 0; i < db_rows_count(r); i++) {
+        long v[ST_FLAGGED + 1];
+        for (size_t k = ST_DOSSIERS; k <= ST_FLAGGED; k++) total[k] += (v[k] = num(r, i, k));
+        const catalog_proc *p = catalog_find(j->app->cat, col(r, i, ST_PROCEDURE));
+        json_array_append_new(arr, stats_json(col(r, i, ST_PROCEDURE), p ? p->name_en : NULL, v));
+    }
+    json_object_set_new(o, "ward", ward ? json_string(ward) : json_null());
+    json_object_set_new(o, "procedures", arr);
+    json_object_set_new(o, "total", stats_json("all", NULL, total));
+    reply_json(&j->out, 200, o);
+out:
+    db_rows_free(r);
+    evhttp_clear_headers(&q);
+}

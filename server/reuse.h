@@ -1,0 +1,91 @@
+/* reuse.h - once-only reuse (docs/reuse.md): components the state already holds are not asked for.
+ * `population` components are met by the identity check; `result:<type>` components are linked to a
+ * signed result of the right holder found in the repository and re-verified with the one strict
+ * verifier (xverify). Verified signatures are cached by the SHA-256 of the signed bytes (bounded,
+ * process-wide); revocation and expiry are read from the row on every use. Also the portal's preview
+ * (GET /v1/citizens/{id}/evidence) and the savings figures (GET /v1/stats). */
+#ifndef MC_REUSE_H
+#define MC_REUSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "app.h"
+#include "catalog.h"
+#include "dossier_xml.h"
+
+#define REUSE_CACHE_SLOTS 16384   /* verified signatures remembered (direct-mapped, ~3 MiB) */
+#define REUSE_MAX_CANDIDATES 16   /* results fetched per dossier, newest first */
+#define REUSE_MAX_REFUSED 4       /* refused (tampered) results reported per dossier */
+#define REUSE_ID_CAP 65
+
+struct xverify_trust;
+
+/* How one plan item was met by reuse (parallel to catalog_plan_list.items). */
+typedef struct reuse_link {
+    bool reusable;                /* the catalog lets the state supply it (population or result) */
+    bool linked;                  /* a result was linked */
+    bool declined;                /* preview only: the citizen declined it */
+    char result_id[REUSE_ID_CAP];
+    char result_type[CATALOG_TYPE_CAP];
+    char issuer_agency[32];
+    char issuer_ward[9];
+    char issued_at[32];           /* UTC DATETIME text from the row */
+    char holder_role[DOSSIER_ROLE_CAP]; /* whose result: "applicant", "father", ... */
+} reuse_link;
+
+/* A stored result that failed re-verification: logged and audited by the caller's transaction. */
+typedef struct reuse_refusal {
+    char result_id[REUSE_ID_CAP];
+    char detail[192];             /* audit detail: result id and reason, never a personal ID */
+} reuse_refusal;
+
+typedef struct reuse_outcome {
+    reuse_link links[CATALOG_MAX_COMPONENTS];
+    reuse_refusal refused[REUSE_MAX_REFUSED];
+    size_t n_refused;
+    size_t verified;              /* full verifications run */
+    size_t cache_hits;
+} reuse_outcome;
+
+/* Roles whose results may satisfy component comp of procedure p (docs/reuse.md has the table):
+ * writes at most cap role names (static strings; "applicant" means the applicant) into roles and
+ * returns how many. Pure. */
+size_t reuse_holder_roles(const catalog_proc *p, const catalog_component *comp, const char **roles, size_t cap);
+
+/* Resolve every `result` item of plan (of procedure p) for dossier d: one query for the candidate results of all
+ * holders, newest first; each re-verified (or found in the cache), revoked/expired/other holders'
+ * skipped; the first valid one linked (item ref = its id). Items left without a result become
+ * CATALOG_HOW_MISSING. declined (may be NULL) is a list of n_declined component codes the citizen
+ * declined (preview): they are not reused and become CATALOG_HOW_UPLOAD. trust NULL: nothing can be
+ * verified, so nothing is linked. request_id is for logs. out is overwritten. Errors: database
+ * errors (plan and out then undefined: the caller refuses the request). */
+mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
+                     const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
+                     catalog_plan_list *plan, reuse_outcome *out);
+
+/* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
+json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
+
+/* Rows for reuse_sql_mark ([{dossier, code, source, reused, result?, evidence?}]) of one dossier's
+ * reusable components, appended to arr. */
+void reuse_mark_rows(const char *dossier_code, const catalog_plan_list *plan, const reuse_outcome *o, json_t *arr);
+
+/* Adds to a GET /v1/dossiers/{code} body o (its "components" array, in code order as dossier_api
+ * writes it): per component "reused", the linked "result" (id, type, issuer, issued at, revoked) and
+ * the sync flags; and the dossier's "reuseFlag" when a reused result was revoked. */
+mc_err reuse_dossier_json(const app *a, db_conn *c, uint64_t dossier_id, json_t *o);
+
+/* GET /v1/citizens/{id}/evidence?procedure=...&consent=true[&father=&mother=&spouse=][&decline=TPn]...
+ * (portal): what submission would reuse, through the same reuse_resolve. */
+void reuse_api_evidence(http_job *j, db_conn *c);
+/* GET /v1/stats[?ward=] (monitor: all wards or one; official: its own ward). */
+void reuse_api_stats(http_job *j, db_conn *c);
+
+/* Cache counters since start (or the last reset), and a reset (benchmarks). */
+void reuse_cache_counters(uint64_t *hits, uint64_t *misses);
+void reuse_cache_reset(void);
+
+#endif
