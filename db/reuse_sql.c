@@ -10,10 +10,16 @@ mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PID
     /* the IN lists ride ix_holder_type (holder_pid, result_type, id); NULLs never match */
     return db_query(c,
                     "SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at, valid_until,"
-                    " signed_xml FROM result WHERE holder_pid IN (?,?,?,?) AND result_type IN (?,?,?,?)"
+                    " SHA2(signed_xml, 256) FROM result WHERE holder_pid IN (?,?,?,?) AND result_type IN (?,?,?,?)"
                     " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)"
                     " ORDER BY issued_at DESC, id DESC LIMIT ?",
                     p, sizeof(p) / sizeof(p[0]), out);
+}
+
+mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out)
+{
+    db_param p[] = {db_str(result_id)};
+    return db_query(c, "SELECT signed_xml FROM result WHERE result_id = ?", p, 1, out);
 }
 
 mc_err reuse_sql_mark(db_conn *c, const char *json)

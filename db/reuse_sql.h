@@ -12,13 +12,17 @@
 #define REUSE_SQL_MAX_TYPES 4    /* result types looked up per dossier */
 
 /* Columns of reuse_sql_candidates, in order. */
-enum { RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_XML };
+enum { RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_SHA256 };
 /* Unrevoked results held by one of pids (NULL entries ignored) of one of types (NULL entries ignored)
  * whose row is not expired on local date today ("YYYY-MM-DD"), newest first, at most limit rows, with
- * the signed bytes. *out owned by the caller. */
+ * the SHA-256 (hex) of the signed bytes as stored now, computed by MariaDB: the bytes themselves are
+ * fetched only when that hash is not in the verification cache. *out owned by the caller. */
 mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PIDS],
                             const char *const types[REUSE_SQL_MAX_TYPES], const char *today, long limit,
                             db_rows **out);
+
+/* The signed bytes of one result. Rows: signed_xml (none when unknown). */
+mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out);
 
 /* Reuse marks of components written in this transaction, one statement for all:
  * [{dossier (code), code, source ("population"|"result"), reused (0/1), result? (result id),

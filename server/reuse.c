@@ -128,25 +128,49 @@ void reuse_cache_reset(void)
     pthread_mutex_unlock(&cache_mu);
 }
 
-/* Verify the signed bytes (or find them verified). true with *e filled; false with slug set. */
-static bool verified(const struct xverify_trust *trust, const char *xml, size_t len, centry *e, const char **slug,
-                     reuse_outcome *out)
+static bool unhex32(const char *hex, unsigned char out[32])
 {
+    if (!hex || strlen(hex) != 64) return false;
+    for (int i = 0; i < 32; i++) {
+        unsigned v = 0;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return false;
+        out[i] = (unsigned char)v;
+    }
+    return true;
+}
+
+/* The stored result rid, known to MariaDB by the SHA-256 of its bytes: found verified in the cache, or
+ * its bytes fetched and verified (then cached under the hash of the bytes actually verified). true
+ * with *e filled; false with slug set. Tampered bytes hash differently, so they never hit an entry
+ * made for the genuine document. */
+static bool verified(const struct xverify_trust *trust, db_conn *c, const char *rid, const char *sha_hex, centry *e,
+                     const char **slug, reuse_outcome *out)
+{
+    unsigned char sha[32];
     unsigned int n = 32;
+    db_rows *r = NULL;
+    xverify_report *rep = NULL;
+    bool ok = false;
     memset(e, 0, sizeof(*e));
-    EVP_Digest(xml, len, e->sha, &n, EVP_sha256(), NULL);
-    if (cache_get(e->sha, e)) {
+    if (unhex32(sha_hex, sha) && cache_get(sha, e)) {
         out->cache_hits++;
         return true;
     }
-    xverify_report *rep = malloc(sizeof(*rep));
-    if (!rep) {
-        *slug = "out-of-memory";
-        return false;
+    size_t len = 0;
+    const char *xml = NULL;
+    if (reuse_sql_bytes(c, rid, &r) || !(xml = db_rows_get(r, 0, 0, &len))) {
+        *slug = "not-readable";
+        goto out;
     }
+    if (!(rep = malloc(sizeof(*rep)))) {
+        *slug = "out-of-memory";
+        goto out;
+    }
+    memset(e, 0, sizeof(*e));
+    EVP_Digest(xml, len, e->sha, &n, EVP_sha256(), NULL);
     out->verified++;
     mc_err rc = xverify_result(trust, xml, len, rep);
-    bool ok = rc == MC_OK && rep->reason == XVERIFY_OK;
+    ok = rc == MC_OK && rep->reason == XVERIFY_OK;
     if (ok) {
         e->used = true;
         snprintf(e->result_id, sizeof(e->result_id), "%.64s", rep->result_id);
@@ -162,7 +186,9 @@ static bool verified(const struct xverify_trust *trust, const char *xml, size_t 
     } else {
         *slug = rep->slug;
     }
+out:
     free(rep);
+    db_rows_free(r);
     return ok;
 }
 
@@ -204,7 +230,7 @@ static void refuse(reuse_outcome *out, const char *result_id, const char *slug, 
 static const char *col(db_rows *r, size_t i, size_t c) { return db_rows_get(r, i, c, NULL); }
 
 /* Link the first valid candidate for plan item it (index k), newest first. */
-static void link_item(const struct xverify_trust *trust, const catalog_proc *p, const dossier_doc *d,
+static void link_item(const struct xverify_trust *trust, db_conn *c, const catalog_proc *p, const dossier_doc *d,
                       db_rows *rows, const char *today, const char *request_id, catalog_plan_item *it,
                       reuse_link *l, reuse_outcome *out)
 {
@@ -228,11 +254,9 @@ static void link_item(const struct xverify_trust *trust, const catalog_proc *p, 
                 }
             }
         if (!role) continue; /* another holder's result: never linked */
-        size_t len = 0;
-        const char *xml = db_rows_get(rows, i, RQ_XML, &len);
         centry e;
         const char *slug = "unknown";
-        if (!verified(trust, xml, len, &e, &slug, out)) {
+        if (!verified(trust, c, rid, col(rows, i, RQ_SHA256), &e, &slug, out)) {
             refuse(out, rid, slug, holder, request_id);
             continue;
         }
@@ -297,7 +321,7 @@ mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calend
         if ((rc = reuse_sql_candidates(c, pids, types, today, REUSE_MAX_CANDIDATES, &rows))) return rc;
         for (size_t i = 0; i < plan->count; i++)
             if (plan->items[i].how == CATALOG_HOW_RESULT)
-                link_item(trust, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
+                link_item(trust, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
     }
     for (size_t i = 0; i < plan->count; i++) {
         catalog_plan_item *it = &plan->items[i];
