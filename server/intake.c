@@ -480,21 +480,7 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
  * only the twin sees the conflict. */
 static void lead(db_conn *c, pending **items, size_t n)
 {
-    /* once-only, before anything is written: link valid results of the right holders, with one
-     * candidate query for the whole batch */
-    reuse_request reqs[BATCH_MAX];
-    for (size_t i = 0; i < n; i++) {
-        intake_ctx *x = items[i]->x;
-        reqs[i] = (reuse_request){x->proc, &x->doc, NULL, 0, items[i]->j->request_id, &x->plan, &x->reuse};
-    }
-    app *a = items[0]->j->app;
-    mc_err rc = reuse_resolve_many(results_api_trust(a->results), c, a->cal, reqs, n);
-    if (rc) {
-        log_msg(LOG_WARN, "reuse look-up for a batch of %zu failed: %s (%s)", n, mc_err_name(rc), db_conn_error(c));
-        for (size_t i = 0; i < n; i++) items[i]->rc = rc;
-        return;
-    }
-    rc = write_retrying(c, items, n);
+    mc_err rc = write_retrying(c, items, n);
     if (rc == MC_ERR_CONFLICT && n > 1)
         for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
     else
@@ -568,6 +554,14 @@ void intake_post(http_job *j, db_conn *c)
     }
     memset(x, 0, sizeof(*x));
     if (check(j, x)) goto out;
+    /* once-only: link valid results of the right holders before anything is written */
+    rc = reuse_resolve(results_api_trust(j->app->results), c, j->app->cal, x->proc, &x->doc, NULL, 0,
+                       j->request_id, &x->plan, &x->reuse);
+    if (rc) {
+        log_msg(LOG_WARN, "req=%s reuse look-up failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
+        reply_problem(&j->out, rc, j->path, "the results repository could not be read; nothing was stored", NULL);
+        goto out;
+    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     x->received = tv.tv_sec;
