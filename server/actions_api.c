@@ -14,6 +14,7 @@
 
 #include "actions.h"
 #include "audit.h"
+#include "http.h"
 #include "dossier_api.h"
 #include "log.h"
 #include "results_api.h"
@@ -886,15 +887,11 @@ void actions_api_queue(http_job *j, db_conn *c)
     char due_from[DB_TIME_CAP], due_before[DB_TIME_CAP], now[DB_TIME_CAP], key[32], cursor[ACTIONS_CURSOR_CAP];
     struct timespec ts;
     const char *bad = NULL;
-    TAILQ_INIT(&q);
     if (!j->client.ward[0]) {
         reply_problem(&j->out, MC_ERR_FORBIDDEN, j->path, "this official's key names no ward", NULL);
         return;
     }
-    if (evhttp_parse_query_str(j->query, &q) != 0) {
-        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
-        goto out;
-    }
+    if (!http_query(j, &q)) goto out;
     static const char *known[] = {"state", "procedure", "assignee", "due_before", "overdue", "due_today", "limit", "cursor"};
     TAILQ_FOREACH(kv, &q, next) {
         bool k = false;

@@ -9,6 +9,7 @@
 #include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <sys/queue.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,6 +133,23 @@ static void finish(http_job *j)
 }
 
 void http_finish(http_job *j) { finish(j); }
+
+bool http_query(http_job *j, struct evkeyvalq *q)
+{
+    TAILQ_INIT(q);
+    if (evhttp_parse_query_str(j->query, q) == 0) return true;
+    reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
+    return false;
+}
+
+bool http_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (!s || n < min || n > max) return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    return true;
+}
 
 static void job_done(void *arg)
 {

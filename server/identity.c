@@ -4,6 +4,8 @@
 #include "identity.h"
 
 #include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -462,33 +464,6 @@ void identity_free(identity *id)
 
 /* ---- prefill ---- */
 
-/* Value of `name` in a query string (no decoding beyond %XX and '+'), into out. */
-static bool query_get(const char *query, const char *name, char *out, size_t cap)
-{
-    size_t nl = strlen(name);
-    for (const char *p = query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t len = amp ? (size_t)(amp - p) : strlen(p);
-        if (len > nl && strncmp(p, name, nl) == 0 && p[nl] == '=') {
-            size_t o = 0;
-            for (size_t i = nl + 1; i < len && o + 1 < cap; i++) {
-                char ch = p[i];
-                if (ch == '+') ch = ' ';
-                else if (ch == '%' && i + 2 < len) {
-                    char hex[3] = {p[i + 1], p[i + 2], 0};
-                    ch = (char)strtol(hex, NULL, 16);
-                    i += 2;
-                }
-                out[o++] = ch;
-            }
-            out[o] = '\0';
-            return true;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return false;
-}
-
 static json_t *address_json(const popdb_address *a)
 {
     json_t *o = json_object();
@@ -531,17 +506,20 @@ static void prefill_done(const popdb_outcome *out, const popdb_citizen *rec, voi
     http_finish(j);
 }
 
-/* Loop thread: ask the gateway. */
+/* Loop thread: ask the gateway (the query was checked by identity_prefill). */
 static void prefill_lookup(http_job *j)
 {
     identity *id = j->app->identity;
-    char name[401] = "", birth[16] = "", bd8[9];
-    query_get(j->query, "fullName", name, sizeof(name));
-    query_get(j->query, "birthDate", birth, sizeof(birth));
+    struct evkeyvalq q;
+    char bd8[9] = "";
+    (void)http_query(j, &q);
+    const char *name = evhttp_find_header(&q, "fullName"), *birth = evhttp_find_header(&q, "birthDate");
     snprintf(bd8, sizeof(bd8), "%.4s%.2s%.2s", birth, birth + 5, birth + 8);
-    popdb_query q = {.service_code = "prefill", .unit = "motcua", .officer = j->client.name,
-                     .personal_id = j->param, .full_name = name, .birth_date = bd8};
-    if (popdb_lookup(id->pop, &q, prefill_done, j) == MC_OK) return; /* prefill_done finishes */
+    popdb_query pq = {.service_code = "prefill", .unit = "motcua", .officer = j->client.name,
+                      .personal_id = j->param, .full_name = name, .birth_date = bd8};
+    mc_err rc = popdb_lookup(id->pop, &pq, prefill_done, j);
+    evhttp_clear_headers(&q);
+    if (rc == MC_OK) return; /* prefill_done finishes */
     reply_problem(&j->out, MC_ERR_BUSY, j->path, "too many look-ups in flight", NULL);
     http_finish(j);
 }
@@ -551,7 +529,7 @@ void identity_prefill(http_job *j, db_conn *c)
 {
     (void)c;
     identity *id = j->app->identity;
-    char consent[8] = "", name[401] = "", birth[16] = "";
+    struct evkeyvalq q;
     if (!id) {
         reply_problem(&j->out, MC_ERR_UPSTREAM_UNAVAILABLE, j->path, "identity services are not configured", NULL);
         return;
@@ -561,17 +539,21 @@ void identity_prefill(http_job *j, db_conn *c)
         reply_problem(&j->out, MC_ERR_RATE_LIMITED, j->path, "prefill look-ups over this client's limit", NULL);
         return;
     }
-    if (!query_get(j->query, "consent", consent, sizeof(consent)) || strcmp(consent, "true") != 0) {
+    if (!http_query(j, &q)) goto out;
+    const char *consent = evhttp_find_header(&q, "consent"), *name = evhttp_find_header(&q, "fullName");
+    const char *birth = evhttp_find_header(&q, "birthDate");
+    if (!consent || strcmp(consent, "true") != 0) {
         reply_problem(&j->out, MC_ERR_CONSENT_REQUIRED, j->path,
                       "the applicant's consent is required: add consent=true once the citizen agreed", NULL);
-        return;
+        goto out;
     }
-    if (!query_get(j->query, "fullName", name, sizeof(name)) || !name[0] ||
-        !query_get(j->query, "birthDate", birth, sizeof(birth)) || strlen(birth) != 10 || birth[4] != '-' ||
-        birth[7] != '-' || strlen(j->param) != 12 || strspn(j->param, "0123456789") != 12) {
+    if (!name || !name[0] || strlen(name) > 400 || !birth || strlen(birth) != 10 || birth[4] != '-' ||
+        birth[7] != '-' || !http_digits(j->param, 12, 12)) {
         reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path,
                       "give the 12-digit personal ID in the path, fullName and birthDate (YYYY-MM-DD)", NULL);
-        return;
+        goto out;
     }
     j->then = prefill_lookup;
+out:
+    evhttp_clear_headers(&q);
 }

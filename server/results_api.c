@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "http.h"
 #include "dossier_xml.h"
 #include "log.h"
 #include "pid.h"
@@ -574,27 +575,14 @@ static bool code_ok(const char *s, size_t max)
     return true;
 }
 
-static bool digits_ok(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return false;
-    return true;
-}
-
 void results_api_list(http_job *j, db_conn *c)
 {
     struct evkeyvalq q;
     db_rows *r = NULL;
-    TAILQ_INIT(&q);
-    if (evhttp_parse_query_str(j->query, &q) != 0) {
-        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
-        goto out;
-    }
+    if (!http_query(j, &q)) goto out;
     const char *holder = evhttp_find_header(&q, "holder"), *type = evhttp_find_header(&q, "type");
     const char *limit_s = evhttp_find_header(&q, "limit"), *after_s = evhttp_find_header(&q, "after");
-    if (!holder || !digits_ok(holder, 12, 12)) {
+    if (!holder || !http_digits(holder, 12, 12)) {
         reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "holder=<12-digit personal ID> is required", NULL);
         goto out;
     }
@@ -605,13 +593,13 @@ void results_api_list(http_job *j, db_conn *c)
     }
     long limit = RESULTS_PAGE_DEFAULT;
     if (limit_s) {
-        limit = digits_ok(limit_s, 1, 3) ? atol(limit_s) : 0;
+        limit = http_digits(limit_s, 1, 3) ? atol(limit_s) : 0;
         if (limit < 1 || limit > RESULTS_PAGE_MAX) {
             reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "limit must be 1..100", NULL);
             goto out;
         }
     }
-    if (after_s && !digits_ok(after_s, 1, 19)) {
+    if (after_s && !http_digits(after_s, 1, 19)) {
         reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "after must be the 'next' value of a previous page", NULL);
         goto out;
     }

@@ -14,6 +14,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "audit.h"
+#include "http.h"
 #include "log.h"
 #include "pid.h"
 #include "results_api.h"
@@ -449,13 +450,6 @@ mc_err reuse_dossier_json(const app *a, db_conn *c, uint64_t dossier_id, json_t 
 
 /* ---------------- preview ---------------- */
 
-static bool digits(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) return false;
-    return strspn(s, "0123456789") == n;
-}
-
 /* Audit refusals found outside intake (preview) in their own short transaction. */
 static void audit_refusals(http_job *j, db_conn *c, const reuse_outcome *o)
 {
@@ -507,18 +501,14 @@ void reuse_api_evidence(http_job *j, db_conn *c)
     const char *declined[CATALOG_MAX_COMPONENTS];
     size_t n_declined = 0;
     char why[200];
-    TAILQ_INIT(&q);
-    if (evhttp_parse_query_str(j->query, &q) != 0) {
-        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
-        goto out;
-    }
+    if (!http_query(j, &q)) goto out;
     const char *consent = evhttp_find_header(&q, "consent"), *code = evhttp_find_header(&q, "procedure");
     if (!consent || strcmp(consent, "true") != 0) {
         reply_problem(&j->out, MC_ERR_CONSENT_REQUIRED, j->path,
                       "the citizen's consent is required: add consent=true once the citizen agreed", NULL);
         goto out;
     }
-    if (!digits(j->param, 12, 12)) {
+    if (!http_digits(j->param, 12, 12)) {
         reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, "the path must carry a 12-digit personal ID", NULL);
         goto out;
     }
@@ -538,7 +528,7 @@ void reuse_api_evidence(http_job *j, db_conn *c)
         bool is_person = strcmp(kv->key, "father") == 0 || strcmp(kv->key, "mother") == 0 ||
                          strcmp(kv->key, "spouse") == 0;
         if (is_person) {
-            if (!digits(kv->value, 12, 12) || d->n_persons >= DOSSIER_MAX_PERSONS) {
+            if (!http_digits(kv->value, 12, 12) || d->n_persons >= DOSSIER_MAX_PERSONS) {
                 snprintf(why, sizeof(why), "%.16s must be a 12-digit personal ID", kv->key);
                 reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, why, NULL);
                 goto out;
@@ -634,13 +624,9 @@ void reuse_api_stats(http_job *j, db_conn *c)
 {
     struct evkeyvalq q;
     db_rows *r = NULL;
-    TAILQ_INIT(&q);
-    if (evhttp_parse_query_str(j->query, &q) != 0) {
-        reply_problem(&j->out, MC_ERR_BAD_REQUEST, j->path, "the query string cannot be parsed", NULL);
-        goto out;
-    }
+    if (!http_query(j, &q)) goto out;
     const char *ward = evhttp_find_header(&q, "ward");
-    if (ward && !digits(ward, 1, 8)) {
+    if (ward && !http_digits(ward, 1, 8)) {
         reply_problem(&j->out, MC_ERR_INVALID_FIELD, j->path, "ward must be a ward code", NULL);
         goto out;
     }
