@@ -245,10 +245,20 @@ static bool decide(check_dossier *d)
     return true;
 }
 
+#define RECORD_ATTEMPTS 5
+
 static void record_work(db_conn *c, void *arg)
 {
     check_dossier *d = arg;
-    d->record_rc = c ? idstore_record(c, &d->rec) : MC_ERR_DB_UNAVAILABLE;
+    d->record_rc = MC_ERR_DB_UNAVAILABLE;
+    /* a deadlock with a concurrent intake batch or action is retried at once, with a little jitter;
+     * anything else waits for the lease to expire and the dossier to be claimed again */
+    for (int attempt = 0; c && attempt < RECORD_ATTEMPTS; attempt++) {
+        d->record_rc = idstore_record(c, &d->rec);
+        if (d->record_rc != MC_ERR_DB_RETRY) break;
+        struct timespec ts = {0, (long)(1 + (unsigned)rand() % (2u << attempt)) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void record_done(void *arg)
