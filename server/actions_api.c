@@ -241,24 +241,21 @@ static json_t *workflow_json(const http_job *j, db_rows *r)
     return o;
 }
 
-/* Reply with the dossier view of GET /v1/dossiers/{code} plus its "workflow" facts and new ETag. */
-static void reply_view(http_job *j, db_conn *c, const char *code)
+mc_err actions_api_facts(const http_job *j, db_conn *c, const char *code, json_t *o)
 {
     db_rows *r = NULL;
-    json_t *o = NULL;
+    mc_err rc = actions_read(c, code, &r);
+    if (!rc && db_rows_count(r) > 0) json_object_set_new(o, "workflow", workflow_json(j, r));
+    db_rows_free(r);
+    return rc;
+}
+
+/* Reply with the dossier view of GET /v1/dossiers/{code} (workflow facts included) and new ETag. */
+static void reply_view(http_job *j, db_conn *c, const char *code)
+{
     snprintf(j->param, sizeof(j->param), "%s", code);
     /* the body, ETag and scoping exactly as GET; the action's own audit row covers this read */
     dossier_api_view(j, c, false);
-    if (j->out.status != 200 || !j->out.body) return;
-    if (actions_read(c, code, &r) || db_rows_count(r) == 0) goto out; /* the view without extras still holds */
-    json_error_t jerr;
-    if (!(o = json_loadb(j->out.body, j->out.len, 0, &jerr))) goto out;
-    json_object_set_new(o, "workflow", workflow_json(j, r));
-    reply_json(&j->out, 200, o);
-    o = NULL;
-out:
-    json_decref(o);
-    db_rows_free(r);
 }
 
 /* Trimmed text of at most max bytes without control characters into out (cap > max). */

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "app.h"
 
 #define ACTIONS_PAGE_DEFAULT 50
@@ -25,6 +27,9 @@
 void actions_api_post(http_job *j, db_conn *c);
 void actions_api_apology(http_job *j, db_conn *c);
 void actions_api_queue(http_job *j, db_conn *c);
+/* Add the dossier's "workflow" facts (assignee, pause, fee and payment, outcome, result, finished,
+ * rescheduled, overdue, the caller's allowed actions) to the dossier view o. */
+mc_err actions_api_facts(const http_job *j, db_conn *c, const char *code, json_t *o);
 
 /* Check an If-Match header value against the current version (ETag "v<version>"). Accepts a
  * comma-separated list of entity tags, strong or weak (W/). MC_OK when one names version;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "actions_api.h"
 #include "dossiers.h"
 #include "idstore.h"
 #include "migrate.h"
@@ -143,6 +144,11 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
         json_array_append_new(arr, c1);
     }
     json_object_set_new(o, "components", arr);
+    if ((rc = actions_api_facts(j, c, col(r, 0, DC_CODE), o))) {
+        json_decref(o);
+        reply_problem(&j->out, rc, j->path, "could not read the dossier's workflow facts", NULL);
+        goto out;
+    }
     if ((rc = reuse_dossier_json(j->app, c, id, o))) { /* linked results, sync flags, revocation flag */
         json_decref(o);
         reply_problem(&j->out, rc, j->path, "could not read the dossier's reuse facts", NULL);

@@ -165,6 +165,8 @@ try:
     H.check(r.status == 200 and body.get("state") == "approved" and body.get("nationalStatus") == 9,
             "approve -> 200 approved (9): %d %s" % (r.status, r.body[:300]))
     H.check(rid == "KQ-" + code, "approve links the signed result KQ-<code>: %r" % rid)
+    g, _ = view(code)
+    H.check(g.get("workflow", {}).get("resultId") == rid, "GET /v1/dossiers/{code} carries the workflow facts too")
     H.check(s.sql("SELECT COUNT(*) FROM result WHERE dossier_code = '%s'" % code) == "1", "exactly one result row")
     H.check(s.sql("SELECT result_id FROM dossier WHERE code = '%s'" % code) == rid, "dossier row links the result")
     g = s.req("GET", "/v1/results/%s" % rid, key="portal")
