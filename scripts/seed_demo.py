@@ -7,7 +7,6 @@ usage: MOTCUAD=build/motcuad MOTCUA_ADMIN=build/motcua-admin python3 scripts/see
 import argparse
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -16,28 +15,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 import harness as H  # noqa: E402
 
-BLOCK = re.compile(r"<personalId>\d+</personalId>(\s*)<fullName>[^<]*</fullName>(\s*)<birthDate>[^<]*</birthDate>"
-                   r"((\s*)<gender>[MF]</gender>)?")
-
-
 def fill(code, persons, ward, components=None):
-    body = H.sample(code).decode("utf-8")
-    it = iter(persons)
-
-    def sub(m):
-        p = next(it, None)
-        if p is None:
-            return m.group(0)
-        b = p["birth_date"]
-        out = "<personalId>%s</personalId>%s<fullName>%s</fullName>%s<birthDate>%s-%s-%s</birthDate>" % (
-            p["personal_id"], m.group(1), p["full_name"], m.group(2), b[:4], b[4:6], b[6:8])
-        if m.group(3):
-            out += "%s<gender>%s</gender>" % (m.group(4), p["gender"])
-        return out
-    body = re.sub(r"<ward>\d+</ward>", "<ward>%s</ward>" % ward, BLOCK.sub(sub, body))
-    if components is not None:
-        body = re.sub(r"<components>.*</components>", "<components>%s</components>" % components, body, flags=re.S)
-    return body.encode("utf-8")
+    return H.fill_sample(code, persons, ward, components)
 
 
 def upload(code):

@@ -270,21 +270,36 @@ class PopdbSim:
                 "MOTCUA_POPDB_SECRET": SIM_SECRET, "MOTCUA_POPDB_CA_FILE": os.path.join(self.certs, "ca.crt")}
 
 
-def dossier_for(person, subject=None, ward="20242"):
-    """A copy-of-extract dossier (2.000635) whose applicant (and subject) are the given citizens,
-    declared as the simulator's record says unless the caller altered the dict."""
-    body = sample("2.000635").decode("utf-8")
-    subject = subject or person
+PERSON_BLOCK = re.compile(r"<personalId>\d+</personalId>(\s*)<fullName>[^<]*</fullName>(\s*)<birthDate>[^<]*</birthDate>"
+                          r"((\s*)<gender>[MF]</gender>)?")
 
-    def block(p):
+
+def fill_sample(code, persons, ward="20242", components=None):
+    """The sample dossier of a procedure with its person blocks (applicant first, then the declaration's in
+    document order) replaced by citizens (as the simulator's records say), the receiving ward set, and
+    the <components> list replaced when components is given."""
+    body = sample(code).decode("utf-8")
+    it = iter(persons)
+
+    def sub(m):
+        p = next(it, None)
+        if p is None:
+            return m.group(0)
         b = p["birth_date"]
-        return "<personalId>%s</personalId>\n    <fullName>%s</fullName>\n    <birthDate>%s-%s-%s</birthDate>" % (
-            p["personal_id"], p["full_name"], b[:4], b[4:6], b[6:8])
-    body = re.sub(r"<personalId>\d+</personalId>\s*<fullName>[^<]*</fullName>\s*<birthDate>[^<]*</birthDate>",
-                  lambda m, it=iter([block(person), block(subject)]): next(it), body, count=2)
-    body = re.sub(r"(<birthDate>[^<]*</birthDate>\s*<gender>)[MF](</gender>)", r"\g<1>%s\g<2>" % person["gender"], body, count=1)
-    body = re.sub(r"<ward>\d+</ward>", "<ward>%s</ward>" % ward, body)
+        out = "<personalId>%s</personalId>%s<fullName>%s</fullName>%s<birthDate>%s-%s-%s</birthDate>" % (
+            p["personal_id"], m.group(1), p["full_name"], m.group(2), b[:4], b[4:6], b[6:8])
+        if m.group(3):
+            out += "%s<gender>%s</gender>" % (m.group(4), p["gender"])
+        return out
+    body = re.sub(r"<ward>\d+</ward>", "<ward>%s</ward>" % ward, PERSON_BLOCK.sub(sub, body))
+    if components is not None:
+        body = re.sub(r"<components>.*</components>", "<components>%s</components>" % components, body, flags=re.S)
     return body.encode("utf-8")
+
+
+def dossier_for(person, subject=None, ward="20242"):
+    """A copy-of-extract dossier (2.000635) whose applicant (and subject) are the given citizens."""
+    return fill_sample("2.000635", [person, subject or person], ward)
 
 
 def wait_state(stack, code, states, key="portal", timeout=30):

@@ -43,31 +43,8 @@ def single(gender=None):
     return take(lambda p: p["marital_status"] == "SINGLE" and (gender is None or p["gender"] == gender))
 
 
-BLOCK = re.compile(r"<personalId>\d+</personalId>(\s*)<fullName>[^<]*</fullName>(\s*)<birthDate>[^<]*</birthDate>"
-                   r"((\s*)<gender>[MF]</gender>)?")
-
-
 def fill(code, persons, components=None):
-    """The sample dossier of a procedure with its person blocks (applicant first, then the declaration's in
-    document order) replaced by citizens; components replaces the <components> list."""
-    body = H.sample(code).decode("utf-8")
-    it = iter(persons)
-
-    def sub(m):
-        p = next(it, None)
-        if p is None:
-            return m.group(0)
-        b = p["birth_date"]
-        out = "<personalId>%s</personalId>%s<fullName>%s</fullName>%s<birthDate>%s-%s-%s</birthDate>" % (
-            p["personal_id"], m.group(1), p["full_name"], m.group(2), b[:4], b[4:6], b[6:8])
-        if m.group(3):
-            out += "%s<gender>%s</gender>" % (m.group(4), p["gender"])
-        return out
-    body = BLOCK.sub(sub, body)
-    body = re.sub(r"<ward>\d+</ward>", "<ward>20242</ward>", body)
-    if components is not None:
-        body = re.sub(r"<components>.*</components>", "<components>%s</components>" % components, body, flags=re.S)
-    return body.encode("utf-8")
+    return H.fill_sample(code, persons, "20242", components)
 
 
 def upload(code):
