@@ -194,6 +194,11 @@ static mc_err get_stmt(db_conn *c, const char *sql, MYSQL_STMT **out)
     return MC_OK;
 }
 
+#define LONG_DATA_MIN (256u << 10)  /* blobs from this size are streamed to the server ... */
+#define LONG_DATA_PIECE (1u << 20)  /* ... in pieces of this size */
+
+static bool long_data(const db_param *p) { return p->type == DB_P_BLOB && p->len >= LONG_DATA_MIN; }
+
 static mc_err bind_and_execute(db_conn *c, const char *sql, const db_param *params, size_t n, MYSQL_STMT **out)
 {
     MYSQL_BIND b[MAX_PARAMS];
@@ -218,6 +223,7 @@ static mc_err bind_and_execute(db_conn *c, const char *sql, const db_param *para
         case DB_P_STR:
         case DB_P_BLOB:
             b[i].buffer_type = params[i].type == DB_P_STR ? MYSQL_TYPE_STRING : MYSQL_TYPE_BLOB;
+            if (long_data(&params[i])) break; /* sent with mysql_stmt_send_long_data below */
             b[i].buffer = (void *)params[i].ptr;
             lens[i] = (unsigned long)params[i].len;
             b[i].buffer_length = lens[i];
@@ -225,8 +231,16 @@ static mc_err bind_and_execute(db_conn *c, const char *sql, const db_param *para
             break;
         }
     }
-    if ((n && mysql_stmt_bind_param(st, b)) || mysql_stmt_execute(st))
-        return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+    if (n && mysql_stmt_bind_param(st, b)) return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+    for (size_t i = 0; i < n; i++) { /* large blobs stream in pieces: no second full copy in a packet */
+        if (!long_data(&params[i])) continue;
+        for (size_t off = 0; off < params[i].len; off += LONG_DATA_PIECE) {
+            size_t len = params[i].len - off < LONG_DATA_PIECE ? params[i].len - off : LONG_DATA_PIECE;
+            if (mysql_stmt_send_long_data(st, (unsigned)i, (const char *)params[i].ptr + off, (unsigned long)len))
+                return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+        }
+    }
+    if (mysql_stmt_execute(st)) return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
     *out = st;
     return MC_OK;
 }

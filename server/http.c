@@ -29,6 +29,8 @@ typedef struct route {
     route_fn fn;           /* runs on a worker; may hand over to the loop with j->then */
 } route;
 
+#define BODY_SLICE 65536
+
 static const route routes[] = {
     {"POST", "/v1/dossiers", ROLE_PORTAL | ROLE_NATIONAL, intake_post},
     {"GET", "/v1/dossiers/{}", ROLE_PORTAL | ROLE_NATIONAL | ROLE_OFFICIAL, dossier_api_get},
@@ -297,7 +299,12 @@ static void on_request(struct evhttp_request *req, void *arg)
             answer_now(j, 0, MC_ERR_NOMEM, "out of memory");
             return;
         }
-        evbuffer_remove(in, j->body, n);
+        /* move it in slices, each drained as it is copied: the body is never held twice in full */
+        for (size_t off = 0; off < n;) {
+            int got = evbuffer_remove(in, j->body + off, n - off < BODY_SLICE ? n - off : BODY_SLICE);
+            if (got <= 0) break;
+            off += (size_t)got;
+        }
         j->body[n] = '\0';
         j->body_len = n;
     }

@@ -141,6 +141,19 @@ try:
             "the official's file read is audited once: %r" % reads)
     v = s.admin("audit", "verify", check_rc=False)
     H.check(v.returncode == 0 and "chain intact" in v.stdout, "audit chain intact: %s" % v.stdout)
+
+    # ---- a large file with varied bytes round-trips exactly (streamed to MariaDB in pieces): a second
+    # process on the same database with caps large enough for it ----
+    big = b"%PDF-" + os.urandom(3 * 1024 * 1024)
+    p2 = s.start(env={"MOTCUA_ATTACHMENT_MAX_BYTES": str(8 << 20), "MOTCUA_DOSSIER_ATTACHMENTS_MAX_BYTES": str(16 << 20)})
+    code2 = s.submit(H.sample("1.001193"), port=p2.port).json()["dossierCode"]
+    r = s.req("POST", "/v1/dossiers/%s/attachments" % code2, big, "portal",
+              {"Content-Type": "application/octet-stream", "X-File-Name": "big.pdf"}, port=p2.port)
+    H.check(r.status == 201 and r.json().get("sha256") == hashlib.sha256(big).hexdigest(),
+            "3 MiB upload -> 201 with its SHA-256 (got %d)" % r.status)
+    if r.status == 201:
+        g = s.req("GET", "/v1/dossiers/%s/attachments/%s" % (code2, r.json()["id"]), key="portal", port=p2.port)
+        H.check(g.status == 200 and g.body == big, "3 MiB file comes back byte for byte")
 finally:
     s.close()
 H.finish()
