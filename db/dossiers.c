@@ -11,9 +11,9 @@ mc_err dossiers_insert_rows(db_conn *c, const char *json)
                    "INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
                    " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email,"
                    " contact_address, summary, state, national_status, received_at, due_at, body_sha256, body,"
-                   " receipt) SELECT jt.code, jt.procedure_code, jt.ward, jt.agency_id, jt.channel, jt.source,"
+                   " receipt, declared_fields) SELECT jt.code, jt.procedure_code, jt.ward, jt.agency_id, jt.channel, jt.source,"
                    " jt.client_id, jt.pid, jt.name, jt.birth, jt.gender, jt.phone, jt.email, jt.address, jt.summary,"
-                   " jt.state, jt.national, jt.received, jt.due, UNHEX(jt.sha), jt.body, jt.receipt"
+                   " jt.state, jt.national, jt.received, jt.due, UNHEX(jt.sha), jt.body, jt.receipt, jt.declared"
                    " FROM JSON_TABLE(?, '$[*]' COLUMNS (code VARCHAR(48) PATH '$.code',"
                    " procedure_code VARCHAR(16) PATH '$.procedure', ward VARCHAR(8) PATH '$.ward',"
                    " agency_id VARCHAR(32) PATH '$.agency', channel INT PATH '$.channel',"
@@ -24,7 +24,7 @@ mc_err dossiers_insert_rows(db_conn *c, const char *json)
                    " summary VARCHAR(1000) PATH '$.summary', state VARCHAR(32) PATH '$.state',"
                    " national INT PATH '$.national', received DATETIME(6) PATH '$.received',"
                    " due DATETIME(6) PATH '$.due', sha CHAR(64) PATH '$.sha', body LONGTEXT PATH '$.body',"
-                   " receipt LONGTEXT PATH '$.receipt')) AS jt",
+                   " receipt LONGTEXT PATH '$.receipt', declared INT PATH '$.declared')) AS jt",
                    p, 1, NULL, NULL);
 }
 

@@ -10,7 +10,7 @@
  * number of rows (group commit writes many dossiers per transaction). Child rows name their dossier
  * by code ("dossier") and find its id by the unique code.
  * dossiers: [{code, procedure, ward, agency, channel, source, client, pid, name, birth, gender, phone?,
- *   email?, address?, summary, state, national, received, due?, sha (hex), body, receipt}] */
+ *   email?, address?, summary, state, national, received, due?, sha (hex), body, receipt, declared}] */
 mc_err dossiers_insert_rows(db_conn *c, const char *json);
 /* components: [{dossier, code, name, required (0/1), plan, file_ref?, file_name?, result_ref?}] */
 mc_err dossiers_insert_components(db_conn *c, const char *json);

@@ -77,7 +77,7 @@ mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out)
                     " SUM(k.upl), SUM(k.miss),"
                     " SUM(d.finished_at IS NOT NULL AND (d.due_at IS NULL OR d.finished_at <= d.due_at)),"
                     " SUM(d.due_at IS NOT NULL AND COALESCE(d.finished_at, UTC_TIMESTAMP(6)) > d.due_at),"
-                    " SUM(d.reuse_flag IS NOT NULL)"
+                    " SUM(d.reuse_flag IS NOT NULL), SUM(d.declared_fields), SUM(COALESCE(ic.confirmed, 0))"
                     " FROM dossier d JOIN (SELECT dossier_id,"
                     " SUM(required OR plan <> 'missing' OR reuse_source IS NOT NULL) AS asked,"
                     " SUM(plan = 'population' AND satisfied_at IS NOT NULL) AS pop,"
@@ -85,6 +85,10 @@ mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out)
                     " SUM(plan = 'result' AND reused) AS res, SUM(plan = 'upload') AS upl,"
                     " SUM(plan = 'missing' AND (required OR reuse_source IS NOT NULL)) AS miss"
                     " FROM dossier_component GROUP BY dossier_id) k ON k.dossier_id = d.id"
+                    /* declared fields the population record confirmed: what a prefilling portal need not ask */
+                    " LEFT JOIN (SELECT dossier_id, SUM(IF(matched = '', 0,"
+                    " LENGTH(matched) - LENGTH(REPLACE(matched, ',', '')) + 1)) AS confirmed"
+                    " FROM identity_check WHERE outcome = 'verified' GROUP BY dossier_id) ic ON ic.dossier_id = d.id"
                     " WHERE (? IS NULL OR d.ward = ?) GROUP BY d.procedure_code ORDER BY d.procedure_code",
                     p, 2, out);
 }

@@ -45,7 +45,7 @@ mc_err reuse_sql_dossier(db_conn *c, uint64_t dossier_id, db_rows **out);
 /* Columns of reuse_sql_stats, in order: one row per procedure. */
 enum {
     ST_PROCEDURE, ST_DOSSIERS, ST_ASKED, ST_POPULATION, ST_POPULATION_PENDING, ST_RESULT, ST_UPLOADED, ST_MISSING,
-    ST_FINISHED_ON_TIME, ST_OVERDUE, ST_FLAGGED
+    ST_FINISHED_ON_TIME, ST_OVERDUE, ST_FLAGGED, ST_DECLARED, ST_PREFILLABLE
 };
 /* Aggregates over every dossier, or one ward's (ward NULL: all). */
 mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out);

@@ -90,13 +90,14 @@ def main():
             time.sleep(0.5)
         print("%d demo dossiers in ward 20242\n" % len(demo))
         print("| procedure | dossiers | documents asked | by population | by result | uploaded | missing |"
-              " avoided |")
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+              " avoided | declared fields | confirmed by the population record |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for p in st["procedures"] + [st["total"]]:
             w = p["satisfiedWithoutUpload"]
-            print("| %s %s | %d | %d | %d | %d | %d | %d | %.1f%% |" % (
+            print("| %s %s | %d | %d | %d | %d | %d | %d | %.1f%% | %d | %d (%.1f%%) |" % (
                 p["procedure"], p.get("name", ""), p["dossiers"], p["componentsAsked"], w["population"], w["result"],
-                p["uploaded"], p["missing"] + p["populationPending"], 100 * p["shareAvoided"]))
+                p["uploaded"], p["missing"] + p["populationPending"], 100 * p["shareAvoided"],
+                p["declaredFields"], p["declaredFieldsPrefillable"], 100 * p["shareDeclaredPrefillable"]))
     finally:
         s.close()
         sim.stop()

@@ -443,3 +443,34 @@ fail:
     memset(out, 0, sizeof(*out));
     return rc;
 }
+
+/* Leaf elements (no element children) with non-blank text under n: the fields a person typed. */
+static size_t count_leaves(xmlNodePtr n, int depth)
+{
+    size_t count = 0;
+    bool has_child = false;
+    if (depth > 32) return 0; /* xmlsafe caps depth far below; a guard for any other caller */
+    for (xmlNodePtr c = n->children; c; c = c->next) {
+        if (c->type != XML_ELEMENT_NODE) continue;
+        has_child = true;
+        count += count_leaves(c, depth + 1);
+    }
+    if (!has_child && n->children) {
+        for (xmlNodePtr t = n->children; t; t = t->next)
+            if ((t->type == XML_TEXT_NODE || t->type == XML_CDATA_SECTION_NODE) && t->content &&
+                strspn((const char *)t->content, " \t\r\n") < strlen((const char *)t->content))
+                return 1;
+    }
+    return count;
+}
+
+size_t dossier_xml_declared_fields(xmlDocPtr doc)
+{
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    if (!is_el(root, "dossier")) return 0;
+    size_t n = 0;
+    xmlNodePtr a = child_el(root, "applicant"), d = child_el(root, "declaration");
+    if (a) n += count_leaves(a, 0);
+    if (d) n += count_leaves(d, 0);
+    return n;
+}

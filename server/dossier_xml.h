@@ -79,4 +79,8 @@ mc_err dossier_xml_procedure(xmlDocPtr doc, char *code, size_t cap);
  * persons/components is exceeded; *out is then zeroed. */
 mc_err dossier_xml_extract(xmlDocPtr doc, dossier_doc *out, char *why, size_t cap);
 
+/* Number of declared fields: leaf elements with non-blank text under <applicant> and <declaration>
+ * (what the citizen typed; the measure of the declared-information reduction). 0 for a non-dossier. */
+size_t dossier_xml_declared_fields(xmlDocPtr doc);
+
 #endif

@@ -146,10 +146,11 @@ static const char *outcome_word(const check_person *p)
     }
 }
 
-/* A deceased person named as the deceased of a death registration is what is expected. */
+/* The applicant must be alive; a named person may be recorded as deceased (the deceased of a death
+ * registration, a late spouse in a marital-status confirmation, a parent): the identity still matches. */
 static bool person_ok(const check_person *p)
 {
-    return p->out.status == POPDB_VERIFIED || (p->out.status == POPDB_DECEASED && strcmp(p->role, "deceased") == 0);
+    return p->out.status == POPDB_VERIFIED || (p->out.status == POPDB_DECEASED && p->seq != 0);
 }
 
 static void append_reason(check_dossier *d, const check_person *p)

@@ -45,6 +45,7 @@ typedef struct {
     bool has_due;
     time_t due;
     reuse_outcome reuse;     /* once-only: what was linked, what was refused (reuse.h) */
+    size_t declared;         /* declared fields (dossier_xml_declared_fields) */
     /* filled by the writer */
     const char *source;
     char code[64];
@@ -217,6 +218,7 @@ static mc_err check(http_job *j, intake_ctx *x)
     }
     unsigned int n = 32;
     EVP_Digest(j->body, j->body_len, x->sha, &n, EVP_sha256(), NULL);
+    x->declared = dossier_xml_declared_fields(doc);
     xmlFreeDoc(doc);
     return MC_OK;
 refuse: {
@@ -365,6 +367,7 @@ static json_t *dossier_row(const pending *p)
         json_object_set_new(o, "due", json_string(due));
     }
     json_object_set_new(o, "sha", json_string(sha));
+    json_object_set_new(o, "declared", json_integer((json_int_t)x->declared));
     /* xmlsafe_parse accepted the body, so it is strict UTF-8 without NULs: a JSON string carries it
      * byte for byte */
     json_object_set_new(o, "body", json_stringn(j->body, j->body_len));

@@ -599,7 +599,7 @@ static long num(db_rows *r, size_t i, size_t c)
     return v ? atol(v) : 0;
 }
 
-static json_t *stats_json(const char *procedure, const char *name, const long v[ST_FLAGGED + 1])
+static json_t *stats_json(const char *procedure, const char *name, const long v[ST_PREFILLABLE + 1])
 {
     long avoided = v[ST_POPULATION] + v[ST_RESULT];
     json_t *o = json_object();
@@ -617,6 +617,10 @@ static json_t *stats_json(const char *procedure, const char *name, const long v[
     json_object_set_new(o, "finishedOnTime", json_integer(v[ST_FINISHED_ON_TIME]));
     json_object_set_new(o, "overdue", json_integer(v[ST_OVERDUE]));
     json_object_set_new(o, "reuseFlagged", json_integer(v[ST_FLAGGED]));
+    json_object_set_new(o, "declaredFields", json_integer(v[ST_DECLARED]));
+    json_object_set_new(o, "declaredFieldsPrefillable", json_integer(v[ST_PREFILLABLE]));
+    json_object_set_new(o, "shareDeclaredPrefillable",
+                        json_real(v[ST_DECLARED] ? (double)v[ST_PREFILLABLE] / (double)v[ST_DECLARED] : 0.0));
     return o;
 }
 
@@ -642,11 +646,11 @@ void reuse_api_stats(http_job *j, db_conn *c)
         reply_problem(&j->out, rc, j->path, "could not compute the figures", NULL);
         goto out;
     }
-    long total[ST_FLAGGED + 1] = {0};
+    long total[ST_PREFILLABLE + 1] = {0};
     json_t *o = json_object(), *arr = json_array();
     for (size_t i = 0; i < db_rows_count(r); i++) {
-        long v[ST_FLAGGED + 1];
-        for (size_t k = ST_DOSSIERS; k <= ST_FLAGGED; k++) total[k] += (v[k] = num(r, i, k));
+        long v[ST_PREFILLABLE + 1];
+        for (size_t k = ST_DOSSIERS; k <= ST_PREFILLABLE; k++) total[k] += (v[k] = num(r, i, k));
         const catalog_proc *p = catalog_find(j->app->cat, col(r, i, ST_PROCEDURE));
         json_array_append_new(arr, stats_json(col(r, i, ST_PROCEDURE), p ? p->name_en : NULL, v));
     }

@@ -85,6 +85,12 @@ try:
     H.check(r.status == 422 and r.json()["type"].endswith("/personal-id-inconsistent"), "gender digit mismatch -> 422 locally")
     H.check(sim.stats()["calls"]["total"] == before, "no remote call for a locally inconsistent ID")
 
+    # declared-information reduction: fields the population record confirmed, per procedure
+    st = s.req("GET", "/v1/stats", key="monitor").json()
+    ext = [p for p in st["procedures"] if p["procedure"] == "2.000635"]
+    H.check(ext and ext[0]["declaredFields"] > 0 and ext[0]["declaredFieldsPrefillable"] >= 3,
+            "stats count declared fields and those the population record confirmed: %r" % (ext[:1],))
+
     # prefill: consent required, portal only, a look-up that must match, rate-limited, never stored
     import urllib.parse as up
     p = next(pick)

@@ -399,6 +399,24 @@ static void test_extract_hostile(void **state)
 }
 
 /* Summary stays within 1000 bytes and never splits a UTF-8 character. */
+/* Declared fields are the leaf elements with text under <applicant> and <declaration>, counted by hand
+ * from tests/samples/1.001193.valid.xml: applicant 7 (ID, name, birth date, gender, phone, email,
+ * address), child 6, father 3, mother 3, relationship 1. */
+static void test_declared_fields(void **state)
+{
+    (void)state;
+    xmlDocPtr doc = parse_file("1.001193.valid.xml");
+    assert_non_null(doc);
+    assert_int_equal(dossier_xml_declared_fields(doc), 20);
+    xmlFreeDoc(doc);
+    doc = parse_str("<dossier xmlns=\"urn:motcua:dossier:1\" procedure=\"1.001193\"><applicant><fullName>  </fullName>"
+                    "<birthDate>2000-01-01</birthDate></applicant><components/></dossier>");
+    assert_non_null(doc);
+    assert_int_equal(dossier_xml_declared_fields(doc), 1); /* blank text is not a declared field */
+    xmlFreeDoc(doc);
+    assert_int_equal(dossier_xml_declared_fields(NULL), 0);
+}
+
 static void test_summary_cap(void **state)
 {
     static dossier_doc d;
@@ -441,6 +459,7 @@ int main(void)
         cmocka_unit_test(test_procedure_attribute),
         cmocka_unit_test(test_extract_hostile),
         cmocka_unit_test(test_summary_cap),
+        cmocka_unit_test(test_declared_fields),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
 
