@@ -33,12 +33,17 @@ mc_err dossiers_insert_components(db_conn *c, const char *json)
     db_param p[] = {db_str(json)};
     return db_exec(c,
                    "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref, file_name,"
-                   " result_ref) SELECT d.id, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
-                   " jt.result_ref FROM JSON_TABLE(?, '$[*]' COLUMNS (dossier VARCHAR(48) PATH '$.dossier',"
+                   " result_ref, reuse_source, reused, replaced_by_result, satisfied_at, evidence)"
+                   " SELECT d.id, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
+                   " jt.result_ref, jt.source, COALESCE(jt.reused, 0), jt.result,"
+                   " IF(jt.result IS NULL, NULL, UTC_TIMESTAMP(6)), jt.evidence"
+                   " FROM JSON_TABLE(?, '$[*]' COLUMNS (dossier VARCHAR(48) PATH '$.dossier',"
                    " code VARCHAR(16) PATH '$.code', name_vi VARCHAR(300) PATH '$.name',"
                    " required INT PATH '$.required', plan VARCHAR(16) PATH '$.plan',"
                    " file_ref VARCHAR(128) PATH '$.file_ref', file_name VARCHAR(255) PATH '$.file_name',"
-                   " result_ref VARCHAR(128) PATH '$.result_ref')) AS jt JOIN dossier d ON d.code = jt.dossier",
+                   " result_ref VARCHAR(128) PATH '$.result_ref', source VARCHAR(16) PATH '$.source',"
+                   " reused INT PATH '$.reused', result VARCHAR(64) PATH '$.result',"
+                   " evidence VARCHAR(200) PATH '$.evidence')) AS jt JOIN dossier d ON d.code = jt.dossier",
                    p, 1, NULL, NULL);
 }
 

@@ -12,7 +12,8 @@
  * dossiers: [{code, procedure, ward, agency, channel, source, client, pid, name, birth, gender, phone?,
  *   email?, address?, summary, state, national, received, due?, sha (hex), body, receipt, declared}] */
 mc_err dossiers_insert_rows(db_conn *c, const char *json);
-/* components: [{dossier, code, name, required (0/1), plan, file_ref?, file_name?, result_ref?}] */
+/* components: [{dossier, code, name, required (0/1), plan, file_ref?, file_name?, result_ref?, source?,
+ * reused?, result? (the linked result: satisfied now), evidence?}] */
 mc_err dossiers_insert_components(db_conn *c, const char *json);
 /* persons: [{dossier, seq, role, pid?, name?, birth_date?}] */
 mc_err dossiers_insert_persons(db_conn *c, const char *json);

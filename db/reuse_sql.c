@@ -22,21 +22,6 @@ mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out)
     return db_query(c, "SELECT signed_xml FROM result WHERE result_id = ?", p, 1, out);
 }
 
-mc_err reuse_sql_mark(db_conn *c, const char *json)
-{
-    db_param p[] = {db_str(json)};
-    return db_exec(c,
-                   "UPDATE dossier_component dc JOIN dossier d ON d.id = dc.dossier_id"
-                   " JOIN JSON_TABLE(?, '$[*]' COLUMNS (dossier VARCHAR(48) PATH '$.dossier',"
-                   " code VARCHAR(16) PATH '$.code', source VARCHAR(16) PATH '$.source', reused INT PATH '$.reused',"
-                   " result VARCHAR(64) PATH '$.result', evidence VARCHAR(200) PATH '$.evidence')) AS jt"
-                   " ON d.code = jt.dossier AND dc.code = jt.code"
-                   " SET dc.reuse_source = jt.source, dc.reused = jt.reused, dc.replaced_by_result = jt.result,"
-                   " dc.satisfied_at = IF(jt.result IS NULL, dc.satisfied_at, UTC_TIMESTAMP(6)),"
-                   " dc.evidence = COALESCE(jt.evidence, dc.evidence)",
-                   p, 1, NULL, NULL);
-}
-
 mc_err reuse_sql_flag_revoked(db_conn *c, const char *result_id, uint64_t actor, const char *note,
                               const char *request_id, uint64_t *flagged)
 {

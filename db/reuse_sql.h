@@ -24,11 +24,6 @@ mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PID
 /* The signed bytes of one result. Rows: signed_xml (none when unknown). */
 mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out);
 
-/* Reuse marks of components written in this transaction, one statement for all:
- * [{dossier (code), code, source ("population"|"result"), reused (0/1), result? (result id),
- *   evidence?}]; with a result, satisfied_at is set now. */
-mc_err reuse_sql_mark(db_conn *c, const char *json);
-
 /* In the revocation's transaction: every dossier that reused result_id gets reuse_flag = note, a
  * version bump and a history row (action "reused_result_revoked", actor, note, request_id).
  * *flagged (may be NULL) gets the number of dossiers. */

@@ -72,6 +72,7 @@ static void component_rows(const intake_ctx *x, json_t *arr)
         if (it->how == CATALOG_HOW_UPLOAD) set_opt(o, "file_ref", it->ref);
         if (dc && dc->kind == DOSSIER_COMP_FILE) set_opt(o, "file_name", dc->file_name);
         if (it->how == CATALOG_HOW_RESULT) set_opt(o, "result_ref", it->ref);
+        reuse_component_fields(it, &x->reuse.links[i], o);
         json_array_append_new(arr, o);
     }
 }
@@ -379,14 +380,13 @@ static json_t *dossier_row(const pending *p)
 static mc_err insert_rows(db_conn *c, pending **items, size_t n)
 {
     json_t *dossiers = json_array(), *comps = json_array(), *persons = json_array(), *hist = json_array(),
-           *keys = json_array(), *marks = json_array();
+           *keys = json_array();
     mc_err rc = MC_OK;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
         intake_ctx *x = items[i]->x;
         json_array_append_new(dossiers, dossier_row(items[i]));
         component_rows(x, comps);
-        reuse_mark_rows(x->code, &x->plan, &x->reuse, marks);
         person_rows(x, persons);
         json_t *h = json_object();
         json_object_set_new(h, "dossier", json_string(x->code));
@@ -411,7 +411,6 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     rc = json_exec(c, dossiers_insert_rows, dossiers);
     if (!rc) rc = json_exec(c, dossiers_idem_insert_rows, keys);
     if (!rc) rc = json_exec(c, dossiers_insert_components, comps);
-    if (!rc) rc = json_exec(c, reuse_sql_mark, marks);
     if (!rc) rc = json_exec(c, dossiers_insert_persons, persons);
     if (!rc) rc = json_exec(c, dossiers_insert_history_rows, hist);
     json_decref(dossiers);
@@ -419,7 +418,6 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     json_decref(persons);
     json_decref(hist);
     json_decref(keys);
-    json_decref(marks);
     return rc;
 }
 

@@ -386,25 +386,17 @@ json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_l
     return o;
 }
 
-void reuse_mark_rows(const char *dossier_code, const catalog_plan_list *plan, const reuse_outcome *o, json_t *arr)
+void reuse_component_fields(const catalog_plan_item *it, const reuse_link *l, json_t *row)
 {
-    for (size_t i = 0; i < plan->count; i++) {
-        const catalog_plan_item *it = &plan->items[i];
-        const reuse_link *l = &o->links[i];
-        if (!l->reusable) continue;
-        json_t *r = json_object();
-        json_object_set_new(r, "dossier", json_string(dossier_code));
-        json_object_set_new(r, "code", json_string(it->component->code));
-        json_object_set_new(r, "source", json_string(it->component->satisfy == CATALOG_SATISFY_POPULATION
-                                                          ? "population" : "result"));
-        json_object_set_new(r, "reused", json_integer(it->how == CATALOG_HOW_POPULATION || l->linked));
-        if (l->linked) {
-            char ev[REUSE_ID_CAP + 8];
-            snprintf(ev, sizeof(ev), "result:%s", l->result_id);
-            json_object_set_new(r, "result", json_string(l->result_id));
-            json_object_set_new(r, "evidence", json_string(ev));
-        }
-        json_array_append_new(arr, r);
+    if (!l->reusable) return;
+    json_object_set_new(row, "source", json_string(it->component->satisfy == CATALOG_SATISFY_POPULATION
+                                                         ? "population" : "result"));
+    json_object_set_new(row, "reused", json_integer(it->how == CATALOG_HOW_POPULATION || l->linked));
+    if (l->linked) {
+        char ev[REUSE_ID_CAP + 8];
+        snprintf(ev, sizeof(ev), "result:%s", l->result_id);
+        json_object_set_new(row, "result", json_string(l->result_id));
+        json_object_set_new(row, "evidence", json_string(ev));
     }
 }
 

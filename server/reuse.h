@@ -69,9 +69,9 @@ mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calend
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
 
-/* Rows for reuse_sql_mark ([{dossier, code, source, reused, result?, evidence?}]) of one dossier's
- * reusable components, appended to arr. */
-void reuse_mark_rows(const char *dossier_code, const catalog_plan_list *plan, const reuse_outcome *o, json_t *arr);
+/* Add the reuse facts of one component to its dossier_component row (JSON for the intake's insert):
+ * source (population | result), reused (DuocTaiSuDung), result (MaKetQuaThayThe) and evidence. */
+void reuse_component_fields(const catalog_plan_item *it, const reuse_link *l, json_t *row);
 
 /* Adds to a GET /v1/dossiers/{code} body o (its "components" array, in code order as dossier_api
  * writes it): per component "reused", the linked "result" (id, type, issuer, issued at, revoked) and
