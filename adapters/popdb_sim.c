@@ -741,7 +741,7 @@ static void sim_usage(void)
 {
     fprintf(stderr,
             "usage: popdb-sim --port N --data FILE --client-id ID --secret S\n"
-            "                 (--cert CRT --key KEY [--client-ca CA] | --plain)\n"
+            "                 (--cert CRT --key KEY [--client-ca CA] | --plain | --tls-fail)\n"
             "                 [--bind ADDR] [--max-skew SECONDS] [--seed N]\n"
             "Prints \"popdb-sim listening on ADDR:PORT\" once ready (--port 0 picks one).\n");
 }
@@ -754,7 +754,8 @@ int main(int argc, char **argv)
         {"client-id", required_argument, NULL, 'i'}, {"secret", required_argument, NULL, 's'},
         {"plain", no_argument, NULL, 'P'},           {"client-ca", required_argument, NULL, 'a'},
         {"bind", required_argument, NULL, 'b'},      {"max-skew", required_argument, NULL, 'm'},
-        {"seed", required_argument, NULL, 'S'},      {NULL, 0, NULL, 0}};
+        {"seed", required_argument, NULL, 'S'},      {"tls-fail", no_argument, NULL, 'T'},
+        {NULL, 0, NULL, 0}};
     sim s;
     const char *data = NULL, *cert = NULL, *key = NULL, *client_ca = NULL, *bind = "127.0.0.1";
     long port = -1;
@@ -779,6 +780,7 @@ int main(int argc, char **argv)
         case 'i': s.client_id = optarg; break;
         case 's': s.secret = optarg; break;
         case 'P': plain = true; break;
+        case 'T': plain = true; break; /* fault: answer a TLS client in plain HTTP, so its handshake fails */
         case 'a': client_ca = optarg; break;
         case 'b': bind = optarg; break;
         case 'm': s.max_skew_s = strtol(optarg, NULL, 10); break;

@@ -216,23 +216,27 @@ def citizens():
 
 
 class PopdbSim:
-    def __init__(self, port=None):
+    def __init__(self, port=None, tls_fail=False):
         self.certs = dev_certs()
         self.data = citizens()
         self.port = port or free_port()
+        self.tls_fail = tls_fail  # the fault: TLS clients meet a plain-HTTP server and their handshake fails
         self.proc = None
         self.start()
 
     def start(self):
         log = open(os.path.join(RUN, "popdb-sim-%d.log" % self.port), "ab")
+        tls = ["--tls-fail"] if self.tls_fail else ["--cert", os.path.join(self.certs, "localhost.crt"),
+                                                    "--key", os.path.join(self.certs, "localhost.key")]
         self.proc = subprocess.Popen([POPDB_SIM, "--port", str(self.port), "--data", os.path.join(RUN, "popdb", "citizens.json"),
-                                      "--client-id", SIM_CLIENT, "--secret", SIM_SECRET,
-                                      "--cert", os.path.join(self.certs, "localhost.crt"),
-                                      "--key", os.path.join(self.certs, "localhost.key")], stdout=log, stderr=log)
+                                      "--client-id", SIM_CLIENT, "--secret", SIM_SECRET] + tls, stdout=log, stderr=log)
         t0 = time.time()
         while time.time() - t0 < 20:
             try:
-                self.stats()
+                if self.tls_fail:
+                    request("GET", "/_sim/stats", port=self.port)
+                else:
+                    self.stats()
                 return
             except OSError:
                 time.sleep(0.05)

@@ -120,6 +120,21 @@ try:
     H.check(d["state"] == "identity_verified", "remote back: parked dossier verified without resubmission")
     H.check(verify_count(p["personal_id"]) == 1, "checked exactly once at the simulator (%d)" % verify_count(p["personal_id"]))
 
+    # TLS failure at the gateway: the handshake fails (never retried, fails closed), the dossier parks;
+    # a healthy gateway again: verified without resubmission
+    sim.stop()
+    broken = H.PopdbSim(port=sim.port, tls_fail=True)
+    p = next(pick)
+    code = submit(p)
+    d = H.wait_state(s, code, {"identity_pending"})
+    H.check(d["state"] == "identity_pending", "TLS handshake failure: parked in identity_pending (got %s)" % d["state"])
+    log = open(s.proc.logpath, "rb").read().decode("utf-8", "replace")
+    H.check("reason=TLS" in log, "the adapter reports the TLS failure (reason=TLS) in the log")
+    broken.stop()
+    sim.start()
+    d = H.wait_state(s, code, {"identity_verified"}, timeout=30)
+    H.check(d["state"] == "identity_verified", "healthy TLS again: the parked dossier is verified")
+
     # two motcuad processes on one database: every dossier checked exactly once
     second = s.start()
     sim.faults(latency=150)
