@@ -4,10 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-mc_err dossiers_insert_rows(db_conn *c, const char *json)
+/* One set-based statement whose only parameter is a JSON array of rows (JSON_TABLE). */
+static mc_err exec_json(db_conn *c, const char *sql, const char *json)
 {
     db_param p[] = {db_str(json)};
-    return db_exec(c,
+    return db_exec(c, sql, p, 1, NULL, NULL);
+}
+
+mc_err dossiers_insert_rows(db_conn *c, const char *json)
+{
+    return exec_json(c,
                    "INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
                    " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email,"
                    " contact_address, summary, state, national_status, received_at, due_at, body_sha256, body,"
@@ -25,13 +31,12 @@ mc_err dossiers_insert_rows(db_conn *c, const char *json)
                    " national INT PATH '$.national', received DATETIME(6) PATH '$.received',"
                    " due DATETIME(6) PATH '$.due', sha CHAR(64) PATH '$.sha', body LONGTEXT PATH '$.body',"
                    " receipt LONGTEXT PATH '$.receipt', declared INT PATH '$.declared')) AS jt",
-                   p, 1, NULL, NULL);
+                   json);
 }
 
 mc_err dossiers_insert_components(db_conn *c, const char *json)
 {
-    db_param p[] = {db_str(json)};
-    return db_exec(c,
+    return exec_json(c,
                    "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref, file_name,"
                    " result_ref, reuse_source, reused, replaced_by_result, satisfied_at, evidence)"
                    " SELECT d.id, jt.code, jt.name_vi, jt.required, jt.plan, jt.file_ref, jt.file_name,"
@@ -44,25 +49,23 @@ mc_err dossiers_insert_components(db_conn *c, const char *json)
                    " result_ref VARCHAR(128) PATH '$.result_ref', source VARCHAR(16) PATH '$.source',"
                    " reused INT PATH '$.reused', result VARCHAR(64) PATH '$.result',"
                    " evidence VARCHAR(200) PATH '$.evidence')) AS jt JOIN dossier d ON d.code = jt.dossier",
-                   p, 1, NULL, NULL);
+                   json);
 }
 
 mc_err dossiers_insert_persons(db_conn *c, const char *json)
 {
-    db_param p[] = {db_str(json)};
-    return db_exec(c,
+    return exec_json(c,
                    "INSERT INTO dossier_person (dossier_id, seq, role, pid, full_name, birth_date)"
                    " SELECT d.id, jt.seq, jt.role, jt.pid, jt.full_name, jt.birth_date FROM JSON_TABLE(?, '$[*]'"
                    " COLUMNS (dossier VARCHAR(48) PATH '$.dossier', seq INT PATH '$.seq',"
                    " role VARCHAR(16) PATH '$.role', pid CHAR(12) PATH '$.pid', full_name VARCHAR(200) PATH '$.name',"
                    " birth_date DATE PATH '$.birth_date')) AS jt JOIN dossier d ON d.code = jt.dossier",
-                   p, 1, NULL, NULL);
+                   json);
 }
 
 mc_err dossiers_insert_history_rows(db_conn *c, const char *json)
 {
-    db_param p[] = {db_str(json)};
-    return db_exec(c,
+    return exec_json(c,
                    "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
                    " actor_client_id, note, request_id) SELECT d.id, UTC_TIMESTAMP(6), jt.action, NULL,"
                    " jt.to_state, jt.national_status, jt.actor, jt.note, jt.request_id FROM JSON_TABLE(?, '$[*]'"
@@ -70,19 +73,18 @@ mc_err dossiers_insert_history_rows(db_conn *c, const char *json)
                    " to_state VARCHAR(32) PATH '$.to_state', national_status INT PATH '$.national_status',"
                    " actor BIGINT UNSIGNED PATH '$.actor', note VARCHAR(1000) PATH '$.note',"
                    " request_id VARCHAR(64) PATH '$.request_id')) AS jt JOIN dossier d ON d.code = jt.dossier",
-                   p, 1, NULL, NULL);
+                   json);
 }
 
 mc_err dossiers_idem_insert_rows(db_conn *c, const char *json)
 {
-    db_param p[] = {db_str(json)};
-    return db_exec(c,
+    return exec_json(c,
                    "INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
                    " SELECT jt.client, jt.idem_key, UNHEX(jt.sha), d.id, UTC_TIMESTAMP(6) FROM JSON_TABLE(?, '$[*]'"
                    " COLUMNS (client BIGINT UNSIGNED PATH '$.client', idem_key VARCHAR(128) PATH '$.key',"
                    " sha CHAR(64) PATH '$.sha', dossier VARCHAR(48) PATH '$.dossier')) AS jt"
                    " JOIN dossier d ON d.code = jt.dossier",
-                   p, 1, NULL, NULL);
+                   json);
 }
 
 mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
