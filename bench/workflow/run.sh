@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 build="$root/build-bench"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMOTCUA_SANITIZE=OFF >/dev/null
-cmake --build "$build" -j"$(nproc)" --target motcuad motcua-admin popdb-sim sign-bench >/dev/null
+cmake --build "$build" -j"$(nproc)" --target motcuad motcua-admin popdb-sim sign-bench bench-officials >/dev/null
 export MOTCUA_RUN="$root/.run/bench"
 db/mariadb.sh start >/dev/null
 certs/mkdev-ca.sh "$MOTCUA_RUN/certs" >/dev/null
