@@ -2,15 +2,18 @@
  * one bound BLOB parameter (no copy on our side). */
 #include "attachments.h"
 
+#include <stdio.h>
+
 #include <stdlib.h>
 
-mc_err attachments_lock_dossier(db_conn *c, uint64_t dossier_id, uint64_t *used)
+mc_err attachments_lock_dossier(db_conn *c, uint64_t dossier_id, uint64_t *used, char *state, size_t statecap)
 {
     db_rows *r = NULL;
     db_param p[] = {db_i64((long long)dossier_id)};
     *used = 0;
-    mc_err rc = db_query(c, "SELECT id FROM dossier WHERE id = ? FOR UPDATE", p, 1, &r);
+    mc_err rc = db_query(c, "SELECT id, state FROM dossier WHERE id = ? FOR UPDATE", p, 1, &r);
     if (!rc && db_rows_count(r) != 1) rc = MC_ERR_NOT_FOUND;
+    if (!rc) snprintf(state, statecap, "%s", db_rows_get(r, 0, 1, NULL));
     db_rows_free(r);
     r = NULL;
     if (!rc) rc = db_query(c, "SELECT COALESCE(SUM(size_bytes), 0) FROM attachment WHERE dossier_id = ?", p, 1, &r);

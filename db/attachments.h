@@ -8,9 +8,9 @@
 #include "db.h"
 
 /* Lock the dossier row (FOR UPDATE, inside the caller's transaction) so concurrent uploads to one
- * dossier are counted one after another; *used gets the bytes already attached. MC_ERR_NOT_FOUND
- * when the dossier is gone. */
-mc_err attachments_lock_dossier(db_conn *c, uint64_t dossier_id, uint64_t *used);
+ * dossier are counted one after another; *used gets the bytes already attached and state (statecap
+ * bytes) its workflow state. MC_ERR_NOT_FOUND when the dossier is gone. */
+mc_err attachments_lock_dossier(db_conn *c, uint64_t dossier_id, uint64_t *used, char *state, size_t statecap);
 
 typedef struct {
     uint64_t dossier_id;

@@ -10,6 +10,7 @@
 
 #include "attachments.h"
 #include "audit.h"
+#include "workflow.h"
 #include "dossiers.h"
 #include "log.h"
 #include "tfmt.h"
@@ -159,7 +160,14 @@ static mc_err store(http_job *j, db_conn *c, db_rows *d, const attachments_new *
     sha[64] = '\0';
     mc_err rc = db_begin(c);
     if (rc) return rc;
-    if ((rc = attachments_lock_dossier(c, a->dossier_id, used))) goto out;
+    char state[32] = "";
+    workflow_state st;
+    if ((rc = attachments_lock_dossier(c, a->dossier_id, used, state, sizeof(state)))) goto out;
+    /* a closed dossier (withdrawn, refused, returned, ...) takes no more files */
+    if (workflow_state_parse(state, &st) == MC_OK && workflow_is_terminal(st)) {
+        rc = MC_ERR_CONFLICT;
+        goto out;
+    }
     if (*used + a->len > (uint64_t)j->app->cfg.dossier_attachments_max_bytes) {
         rc = MC_ERR_TOO_LARGE;
         goto out;
@@ -231,6 +239,10 @@ void attach_api_post(http_job *j, db_conn *c)
                          .uploaded_by = j->client.id, .request_id = j->request_id, .bytes = j->body,
                          .len = j->body_len};
     mc_err rc = store(j, c, d, &a, &id, &used);
+    if (rc == MC_ERR_CONFLICT) {
+        reply_problem(&j->out, rc, j->path, "the dossier is closed (final state): it takes no more attachments", NULL);
+        goto out;
+    }
     if (rc == MC_ERR_TOO_LARGE) {
         snprintf(why, sizeof(why), "the dossier's attachments may total at most %ld bytes; %llu are taken",
                  cfg->dossier_attachments_max_bytes, (unsigned long long)used);

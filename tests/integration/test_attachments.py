@@ -142,6 +142,15 @@ try:
     v = s.admin("audit", "verify", check_rc=False)
     H.check(v.returncode == 0 and "chain intact" in v.stdout, "audit chain intact: %s" % v.stdout)
 
+    # ---- a closed dossier (withdrawn by the citizen) takes no more files ----
+    wcode = s.submit(H.sample("1.001193")).json()["dossierCode"]
+    etag = s.req("GET", "/v1/dossiers/" + wcode, key="portal").header("ETag")
+    r = s.req("POST", "/v1/dossiers/%s/actions/withdraw" % wcode, '{"reason": "nộp nhầm"}'.encode("utf-8"), "portal",
+              {"Content-Type": "application/json", "If-Match": etag})
+    H.check(r.status == 200 and r.json()["state"] == "withdrawn", "citizen withdraws (got %d %s)" % (r.status, r.body[:200]))
+    r = post(s, wcode, PDF)
+    H.check(r.status == 409 and r.json()["type"].endswith("/conflict"), "upload to a withdrawn dossier -> 409 (got %d)" % r.status)
+
     # ---- a large file with varied bytes round-trips exactly (streamed to MariaDB in pieces): a second
     # process on the same database with caps large enough for it ----
     big = b"%PDF-" + os.urandom(3 * 1024 * 1024)
