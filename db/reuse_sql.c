@@ -1,19 +1,22 @@
 /* reuse_sql.c - SQL behind once-only reuse (db/reuse_sql.h). Prepared statements only. */
 #include "reuse_sql.h"
 
-mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PIDS],
-                            const char *const types[REUSE_SQL_MAX_TYPES], const char *today, long limit,
-                            db_rows **out)
+mc_err reuse_sql_candidates(db_conn *c, const char *pids_json, const char *types_json, const char *today,
+                            long per_holder, db_rows **out)
 {
-    db_param p[] = {db_str(pids[0]),  db_str(pids[1]),  db_str(pids[2]), db_str(pids[3]), db_str(types[0]),
-                    db_str(types[1]), db_str(types[2]), db_str(types[3]), db_str(today), db_i64(limit)};
-    /* the IN lists ride ix_holder_type (holder_pid, result_type, id); NULLs never match */
+    db_param p[] = {db_str(pids_json), db_str(types_json), db_str(today), db_i64(per_holder)};
+    /* newest `per_holder` rows per (holder, type), so one busy holder cannot crowd out the others of a
+     * batch; the IN lists ride ix_holder_type (holder_pid, result_type, id) */
     return db_query(c,
                     "SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at, valid_until,"
-                    " SHA2(signed_xml, 256) FROM result WHERE holder_pid IN (?,?,?,?) AND result_type IN (?,?,?,?)"
-                    " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)"
-                    " ORDER BY issued_at DESC, id DESC LIMIT ?",
-                    p, sizeof(p) / sizeof(p[0]), out);
+                    " sha FROM (SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at,"
+                    " valid_until, SHA2(signed_xml, 256) AS sha, ROW_NUMBER() OVER (PARTITION BY holder_pid,"
+                    " result_type ORDER BY issued_at DESC, id DESC) AS nth FROM result"
+                    " WHERE holder_pid IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v CHAR(12) PATH '$')) AS a)"
+                    " AND result_type IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(32) PATH '$')) AS b)"
+                    " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)) AS ranked"
+                    " WHERE nth <= ? ORDER BY issued_at DESC, result_id DESC",
+                    p, 4, out);
 }
 
 mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out)

@@ -13,13 +13,13 @@
 
 /* Columns of reuse_sql_candidates, in order. */
 enum { RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_SHA256 };
-/* Unrevoked results held by one of pids (NULL entries ignored) of one of types (NULL entries ignored)
- * whose row is not expired on local date today ("YYYY-MM-DD"), newest first, at most limit rows, with
+/* Unrevoked results held by one of pids (JSON array of personal IDs) of one of types (JSON array of
+ * result type codes) whose row is not expired on local date today ("YYYY-MM-DD"), newest first, at
+ * most per_holder rows per (holder, type), with
  * the SHA-256 (hex) of the signed bytes as stored now, computed by MariaDB: the bytes themselves are
  * fetched only when that hash is not in the verification cache. *out owned by the caller. */
-mc_err reuse_sql_candidates(db_conn *c, const char *const pids[REUSE_SQL_MAX_PIDS],
-                            const char *const types[REUSE_SQL_MAX_TYPES], const char *today, long limit,
-                            db_rows **out);
+mc_err reuse_sql_candidates(db_conn *c, const char *pids_json, const char *types_json, const char *today,
+                            long per_holder, db_rows **out);
 
 /* The signed bytes of one result. Rows: signed_xml (none when unknown). */
 mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out);

@@ -272,10 +272,18 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 typedef struct pending {
     http_job *j;
     intake_ctx *x;
+    db_conn *c;               /* the waiting worker's connection: it links its own reuse candidates */
     mc_err rc;
     bool done;
     pthread_cond_t cv;        /* its own: waking only the waiters concerned, not the whole herd */
     struct pending *next;
+    /* phase 1 of a batch: the leader fetched the reuse candidates once; each member links its own */
+    bool resolve;
+    reuse_request req;
+    db_rows *rows;
+    const char *today;
+    size_t *left;             /* members still linking (the leader's counter) */
+    struct pending *leader;
 } pending;
 
 static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -479,9 +487,57 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
 
 /* Leader: write the batch; a duplicate key (an Idempotency-Key twin) sends its members one by one so
  * only the twin sees the conflict. */
+/* Phase 1 of a batch: one candidate query for every dossier of the batch (leader), then each member
+ * links and re-verifies its own candidates on its own thread and connection, the leader included;
+ * the leader waits for them all. Caller holds no lock; items[0] is the leader. */
+static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
+{
+    app *a = items[0]->j->app;
+    const struct xverify_trust *trust = results_api_trust(a->results);
+    reuse_request reqs[BATCH_MAX];
+    db_rows *rows = NULL;
+    char today[16];
+    for (size_t i = 0; i < n; i++) {
+        intake_ctx *x = items[i]->x;
+        reqs[i] = (reuse_request){x->proc, &x->doc, NULL, 0, items[i]->j->request_id, &x->plan, &x->reuse};
+    }
+    mc_err rc = reuse_fetch_many(trust, c, a->cal, reqs, n, &rows, today);
+    if (rc) return rc;
+    if (!rows || n == 1) { /* nothing to verify, or nobody to share it with */
+        for (size_t i = 0; i < n; i++) reuse_link_one(trust, c, &reqs[i], rows, today);
+        db_rows_free(rows);
+        return MC_OK;
+    }
+    size_t left = n - 1;
+    pthread_mutex_lock(&batch_mu);
+    for (size_t i = 1; i < n; i++) {
+        items[i]->req = reqs[i];
+        items[i]->rows = rows;
+        items[i]->today = today;
+        items[i]->left = &left;
+        items[i]->leader = items[0];
+        items[i]->resolve = true;
+        pthread_cond_signal(&items[i]->cv);
+    }
+    pthread_mutex_unlock(&batch_mu);
+    reuse_link_one(trust, c, &reqs[0], rows, today);
+    pthread_mutex_lock(&batch_mu);
+    while (left > 0) pthread_cond_wait(&items[0]->cv, &batch_mu);
+    pthread_mutex_unlock(&batch_mu);
+    db_rows_free(rows);
+    return MC_OK;
+}
+
 static void lead(db_conn *c, pending **items, size_t n)
 {
-    mc_err rc = write_retrying(c, items, n);
+    /* once-only, before anything is written: link valid results of the right holders */
+    mc_err rc = resolve_batch(c, items, n);
+    if (rc) {
+        log_msg(LOG_WARN, "reuse look-up for a batch of %zu failed: %s (%s)", n, mc_err_name(rc), db_conn_error(c));
+        for (size_t i = 0; i < n; i++) items[i]->rc = rc;
+        return;
+    }
+    rc = write_retrying(c, items, n);
     if (rc == MC_ERR_CONFLICT && n > 1)
         for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
     else
@@ -499,6 +555,14 @@ static mc_err write_grouped(db_conn *c, pending *me)
     else wait_head = me;
     wait_tail = me;
     while (!me->done) {
+        if (me->resolve) { /* a leader shared the batch's reuse candidates: link ours, in parallel */
+            me->resolve = false;
+            pthread_mutex_unlock(&batch_mu);
+            reuse_link_one(results_api_trust(me->j->app->results), me->c, &me->req, me->rows, me->today);
+            pthread_mutex_lock(&batch_mu);
+            if (--*me->left == 0) pthread_cond_signal(&me->leader->cv);
+            continue;
+        }
         if (writers >= MAX_WRITERS || wait_head != me) {
             pthread_cond_wait(&me->cv, &batch_mu);
             continue;
@@ -555,14 +619,6 @@ void intake_post(http_job *j, db_conn *c)
     }
     memset(x, 0, sizeof(*x));
     if (check(j, x)) goto out;
-    /* once-only: link valid results of the right holders before anything is written */
-    rc = reuse_resolve(results_api_trust(j->app->results), c, j->app->cal, x->proc, &x->doc, NULL, 0,
-                       j->request_id, &x->plan, &x->reuse);
-    if (rc) {
-        log_msg(LOG_WARN, "req=%s reuse look-up failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
-        reply_problem(&j->out, rc, j->path, "the results repository could not be read; nothing was stored", NULL);
-        goto out;
-    }
     struct timeval tv;
     gettimeofday(&tv, NULL);
     x->received = tv.tv_sec;
@@ -571,7 +627,7 @@ void intake_post(http_job *j, db_conn *c)
     calendar_rule rule = {(calendar_rule_kind)x->proc->time_limit.kind, x->proc->time_limit.days};
     x->due = calendar_due(j->app->cal, rule, x->received, &x->has_due);
 
-    pending me = {.j = j, .x = x};
+    pending me = {.j = j, .x = x, .c = c};
     rc = write_grouped(c, &me);
     if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* the key was taken (a twin, or a retry): replay */
         rc = replay(j, c, x);

@@ -280,14 +280,13 @@ static void link_item(const struct xverify_trust *trust, db_conn *c, const catal
     }
 }
 
-mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
-                     const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
-                     catalog_plan_list *plan, reuse_outcome *out)
+/* Step 1 of resolving (pure): declines, and the holders and result types to look up for d, added to
+ * the sets pids/types (caps npids/ntypes). false when nothing of d can be reused from the repository. */
+static bool prepare(const catalog_proc *p, const dossier_doc *d, const char *const *declined, size_t n_declined,
+                    catalog_plan_list *plan, reuse_outcome *out, const char **pids, size_t npids, const char **types,
+                    size_t ntypes)
 {
-    const char *pids[REUSE_SQL_MAX_PIDS] = {NULL}, *types[REUSE_SQL_MAX_TYPES] = {NULL};
-    db_rows *rows = NULL;
     bool any = false;
-    mc_err rc = MC_OK;
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < plan->count; i++) {
         catalog_plan_item *it = &plan->items[i];
@@ -305,25 +304,22 @@ mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calend
             for (size_t nth = 0; nth < DOSSIER_MAX_PERSONS; nth++) {
                 const dossier_person *ps = person(d, roles[r], nth);
                 if (!ps) break;
-                if (ps->pid[0] && add_unique(pids, REUSE_SQL_MAX_PIDS, ps->pid)) any = true;
+                if (ps->pid[0] && add_unique(pids, npids, ps->pid)) any = true;
             }
-        add_unique(types, REUSE_SQL_MAX_TYPES, it->component->result_type);
+        add_unique(types, ntypes, it->component->result_type);
     }
-    if (any && !trust) {
-        log_msg(LOG_WARN, "req=%s reuse: no trust anchors loaded, stored results cannot be re-verified: none reused",
-                request_id ? request_id : "-");
-        any = false;
-    }
-    if (any) {
-        char today[16];
-        int y, m, dd;
-        calendar_local_date(cal, time(NULL), &y, &m, &dd);
-        snprintf(today, sizeof(today), "%04d-%02d-%02d", y, m, dd);
-        if ((rc = reuse_sql_candidates(c, pids, types, today, REUSE_MAX_CANDIDATES, &rows))) return rc;
-        for (size_t i = 0; i < plan->count; i++)
-            if (plan->items[i].how == CATALOG_HOW_RESULT)
-                link_item(trust, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
-    }
+    return any;
+}
+
+/* Step 2: link from the candidate rows (which may hold other dossiers' holders too: link_item only
+ * takes rows of d's own holders), then items left without a result become missing. */
+static void link_all(const struct xverify_trust *trust, db_conn *c, const catalog_proc *p, const dossier_doc *d,
+                     db_rows *rows, const char *today, const char *request_id, catalog_plan_list *plan,
+                     reuse_outcome *out)
+{
+    for (size_t i = 0; rows && i < plan->count; i++)
+        if (plan->items[i].how == CATALOG_HOW_RESULT)
+            link_item(trust, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
     for (size_t i = 0; i < plan->count; i++) {
         catalog_plan_item *it = &plan->items[i];
         if (it->how != CATALOG_HOW_RESULT) continue;
@@ -334,8 +330,76 @@ mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calend
             it->ref[0] = '\0';
         }
     }
+}
+
+static void local_today(const calendar *cal, char *today, size_t cap)
+{
+    int y, m, dd;
+    calendar_local_date(cal, time(NULL), &y, &m, &dd);
+    snprintf(today, cap, "%04d-%02d-%02d", y, m, dd);
+}
+
+static bool no_trust(const struct xverify_trust *trust, const char *request_id)
+{
+    if (trust) return false;
+    log_msg(LOG_WARN, "req=%s reuse: no trust anchors loaded, stored results cannot be re-verified: none reused",
+            request_id ? request_id : "-");
+    return true;
+}
+
+mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
+                     const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
+                     catalog_plan_list *plan, reuse_outcome *out)
+{
+    reuse_request one = {p, d, declined, n_declined, request_id, plan, out};
+    return reuse_resolve_many(trust, c, cal, &one, 1);
+}
+
+mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+                        size_t n, db_rows **rows, char today[16])
+{
+    json_t *pids = json_array(), *types = json_array();
+    bool any = false;
+    mc_err rc = MC_OK;
+    *rows = NULL;
+    local_today(cal, today, 16);
+    for (size_t k = 0; k < n; k++) {
+        reuse_request *q = &reqs[k];
+        const char *pl[REUSE_SQL_MAX_PIDS] = {NULL}, *tl[REUSE_SQL_MAX_TYPES] = {NULL};
+        if (!prepare(q->p, q->d, q->declined, q->n_declined, q->plan, q->out, pl, REUSE_SQL_MAX_PIDS, tl,
+                     REUSE_SQL_MAX_TYPES))
+            continue;
+        any = true;
+        for (size_t i = 0; i < REUSE_SQL_MAX_PIDS && pl[i]; i++) json_array_append_new(pids, json_string(pl[i]));
+        for (size_t i = 0; i < REUSE_SQL_MAX_TYPES && tl[i]; i++) json_array_append_new(types, json_string(tl[i]));
+    }
+    if (any && !no_trust(trust, reqs[0].request_id)) {
+        char *pj = json_dumps(pids, JSON_COMPACT), *tj = json_dumps(types, JSON_COMPACT);
+        rc = pj && tj ? reuse_sql_candidates(c, pj, tj, today, REUSE_MAX_CANDIDATES, rows) : MC_ERR_NOMEM;
+        free(pj);
+        free(tj);
+    }
+    json_decref(pids);
+    json_decref(types);
+    return rc;
+}
+
+void reuse_link_one(const struct xverify_trust *trust, db_conn *c, reuse_request *req, db_rows *rows,
+                    const char *today)
+{
+    link_all(trust, c, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
+}
+
+mc_err reuse_resolve_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+                          size_t n)
+{
+    db_rows *rows = NULL;
+    char today[16];
+    mc_err rc = reuse_fetch_many(trust, c, cal, reqs, n, &rows, today);
+    if (!rc)
+        for (size_t k = 0; k < n; k++) reuse_link_one(trust, c, &reqs[k], rows, today);
     db_rows_free(rows);
-    return MC_OK;
+    return rc;
 }
 
 /* ---------------- JSON ---------------- */

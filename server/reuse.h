@@ -66,6 +66,30 @@ mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calend
                      const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
                      catalog_plan_list *plan, reuse_outcome *out);
 
+/* One dossier to resolve in a batch (reuse_resolve_many). */
+typedef struct reuse_request {
+    const catalog_proc *p;
+    const dossier_doc *d;
+    const char *const *declined;
+    size_t n_declined;
+    const char *request_id;
+    catalog_plan_list *plan;
+    reuse_outcome *out;
+} reuse_request;
+/* reuse_resolve for n dossiers with ONE candidate query for all of them (the group-commit leader
+ * uses it for its batch); each dossier still links only results of its own holders. */
+mc_err reuse_resolve_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+                          size_t n);
+/* The two halves of reuse_resolve_many, so that a batch can share one query while every dossier is
+ * linked (and its candidates re-verified) on its own thread: fetch prepares every request (declines,
+ * holders, types) and runs the one candidate query (*rows NULL when nothing can be reused; caller
+ * frees); link_one links one request from those rows (rows is only read, so several threads may link
+ * from it at once); c fetches signed bytes on a verification-cache miss. */
+mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+                        size_t n, db_rows **rows, char today[16]);
+void reuse_link_one(const struct xverify_trust *trust, db_conn *c, reuse_request *req, db_rows *rows,
+                    const char *today);
+
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
 
