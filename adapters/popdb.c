@@ -2,6 +2,7 @@
  * (JSON over HTTPS through curlev, HMAC-signed, retried with full-jitter backoff on transient
  * failures only, behind a circuit breaker). Everything runs on the caller's libevent loop. */
 #include "popdb.h"
+#include "hex.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -161,17 +162,6 @@ mc_err popdb_query_check(popdb_op op, const popdb_query *q)
     return MC_ERR_BAD_REQUEST;
 }
 
-static void popdb_hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-
-    for(size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0xf];
-    }
-    out[2 * n] = '\0';
-}
-
 mc_err popdb_sign(const char *secret, const char *method, const char *path, long long timestamp,
                   const char *body, size_t body_len, char out[65])
 {
@@ -186,7 +176,7 @@ mc_err popdb_sign(const char *secret, const char *method, const char *path, long
     if(!secret || !method || !path || (!body && body_len))
         return MC_ERR_INTERNAL;
     SHA256((const unsigned char *)(body ? body : ""), body_len, digest);
-    popdb_hex(digest, sizeof(digest), body_hex);
+    hex_encode(digest, sizeof(digest), body_hex);
     n = snprintf(NULL, 0, "%s\n%s\n%lld\n%s", method, path, timestamp, body_hex);
     if(n < 0)
         return MC_ERR_INTERNAL;
@@ -198,7 +188,7 @@ mc_err popdb_sign(const char *secret, const char *method, const char *path, long
              &mac_len) ||
        mac_len != SHA256_DIGEST_LENGTH)
         goto out;
-    popdb_hex(mac, mac_len, out);
+    hex_encode(mac, mac_len, out);
     err = MC_OK;
 out:
     free(msg);

@@ -2,6 +2,7 @@
  * SHA-256 over a length-prefixed canonical encoding (docs/audit.md) chained to the previous row, and
  * insert the rows set-based; verify recomputes the same encoding from what is stored. */
 #include "audit.h"
+#include "hex.h"
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -61,15 +62,6 @@ out:
     return rc;
 }
 
-static void hex(const unsigned char *h, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[h[i] >> 4];
-        out[2 * i + 1] = d[h[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 /* Length of the longest prefix of s (at most cap bytes) that ends on a UTF-8 character boundary. */
 static size_t utf8_cut(const char *s, size_t n, size_t cap)
@@ -137,8 +129,8 @@ static json_t *row_json(const canon *k, const unsigned char prev[32], const unsi
         json_t *v = jtext(k->v[i], k->len[i]);
         ok = v && json_object_set_new(o, field_names[i], v) == 0;
     }
-    hex(prev, 32, ph);
-    hex(row, 32, rh);
+    hex_encode(prev, 32, ph);
+    hex_encode(row, 32, rh);
     ok = ok && json_object_set_new(o, "prev", json_string(ph)) == 0 &&
          json_object_set_new(o, "hash", json_string(rh)) == 0;
     if (!ok) {

@@ -3,6 +3,7 @@
  * state machine (workflow.h) decides, and state, national status, version, history (and the signed
  * result on approve) commit together or not at all. */
 #include "actions_api.h"
+#include "hex.h"
 
 #include <sys/queue.h> /* TAILQ_* for evkeyvalq */
 #include <event2/http.h>
@@ -102,16 +103,11 @@ mc_err actions_parse_time(const char *s, int utc_offset_s, time_t *out)
 
 void actions_cursor_encode(const char *key, uint64_t id, char *out, size_t cap)
 {
-    static const char hex[] = "0123456789abcdef";
     char raw[64];
     int n = snprintf(raw, sizeof(raw), "%s|%llu", key ? key : "", (unsigned long long)id);
     if (cap) out[0] = '\0';
     if (n < 0 || (size_t)n >= sizeof(raw) || (size_t)n * 2 + 1 > cap) return;
-    for (int i = 0; i < n; i++) {
-        out[2 * i] = hex[(unsigned char)raw[i] >> 4];
-        out[2 * i + 1] = hex[(unsigned char)raw[i] & 15];
-    }
-    out[2 * n] = '\0';
+    hex_encode((const unsigned char *)raw, (size_t)n, out);
 }
 
 static int hexval(char ch)

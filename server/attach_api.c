@@ -2,6 +2,7 @@
  * its first bytes and bound as one BLOB parameter (no further copy), in one transaction with the
  * dossier's byte count (row lock) and the audit row. Scoping as for dossiers: 404, never 403. */
 #include "attach_api.h"
+#include "hex.h"
 
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -152,12 +153,7 @@ static mc_err component_known(db_conn *c, uint64_t dossier_id, const char *code,
 static mc_err store(http_job *j, db_conn *c, db_rows *d, const attachments_new *a, uint64_t *id, uint64_t *used)
 {
     char detail[160], sha[65];
-    static const char hx[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        sha[2 * i] = hx[a->sha256[i] >> 4];
-        sha[2 * i + 1] = hx[a->sha256[i] & 15];
-    }
-    sha[64] = '\0';
+    hex_encode(a->sha256, 32, sha);
     mc_err rc = db_begin(c);
     if (rc) return rc;
     char state[32] = "";

@@ -2,12 +2,12 @@
  * the request, and queues a job on the database worker pool; the worker authenticates, checks the
  * role and rate, and runs the handler; the loop sends the reply and writes one log line. */
 #include "http.h"
+#include "hex.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <sys/queue.h>
 #include <stdlib.h>
@@ -85,17 +85,11 @@ static bool match(const char *pattern, const char *path, char params[2][64])
     return !*p && !*s;
 }
 
+/* 12 random bytes as 24 hex digits (cap >= 25). */
 static void new_request_id(char *out, size_t cap)
 {
-    unsigned char r[12];
-    static const char hex[] = "0123456789abcdef";
-    if (RAND_bytes(r, sizeof(r)) != 1) memset(r, 0, sizeof(r));
-    size_t i = 0;
-    for (; i < sizeof(r) && 2 * i + 2 < cap; i++) {
-        out[2 * i] = hex[r[i] >> 4];
-        out[2 * i + 1] = hex[r[i] & 15];
-    }
-    out[2 * i] = '\0';
+    if (cap >= 25) hex_random(12, out);
+    else if (cap) out[0] = '\0';
 }
 
 static double ms_since(const struct timespec *t0)

@@ -2,11 +2,11 @@
  * -> record (DB job). Nothing here blocks the loop; a remote outage parks dossiers with backoff and
  * they complete by themselves when the remote returns. */
 #include "identity.h"
+#include "hex.h"
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,18 +71,6 @@ static void schedule(identity *id, int ms)
 {
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     if (!id->stopping) evtimer_add(id->timer, &tv);
-}
-
-static void new_token(char out[33])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char r[16];
-    if (RAND_bytes(r, sizeof(r)) != 1) memset(r, 0, sizeof(r));
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hex[r[i] >> 4];
-        out[2 * i + 1] = hex[r[i] & 15];
-    }
-    out[32] = '\0';
 }
 
 static void dossier_free(check_dossier *d)
@@ -398,7 +386,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         schedule(id, id->a->cfg.identity_poll_ms);
         return;
     }
-    new_token(id->token);
+    hex_random(16, id->token); /* the claim's lease token */
     id->claiming = true;
     if (db_pool_submit(id->a->pool, claim_work, claim_done, id)) {
         id->claiming = false;

@@ -7,6 +7,7 @@
  * costs the same eight round trips whatever its size. A batch that fails on a duplicate key (an
  * Idempotency-Key twin) is rolled back and its dossiers are written one by one. */
 #include "intake.h"
+#include "hex.h"
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
@@ -300,15 +301,6 @@ static mc_err json_exec(db_conn *c, mc_err (*fn)(db_conn *, const char *), json_
     return rc;
 }
 
-static void hex32(const unsigned char *h, char out[65])
-{
-    static const char d[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        out[2 * i] = d[h[i] >> 4];
-        out[2 * i + 1] = d[h[i] & 15];
-    }
-    out[64] = '\0';
-}
 
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
  * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
@@ -351,7 +343,7 @@ static json_t *dossier_row(const pending *p)
     const intake_ctx *x = p->x;
     char recv[32], due[32], gender[2] = {x->doc.applicant.gender, 0}, sha[65];
     tfmt_db(x->received, x->received_us, recv, sizeof(recv));
-    hex32(x->sha, sha);
+    hex_encode(x->sha, 32, sha);
     json_t *o = json_object();
     json_object_set_new(o, "code", json_string(x->code));
     json_object_set_new(o, "procedure", json_string(x->proc->code));
@@ -408,7 +400,7 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
         if (j->idem_key[0]) {
             char hex[65];
             json_t *k = json_object();
-            hex32(x->sha, hex);
+            hex_encode(x->sha, 32, hex);
             json_object_set_new(k, "client", json_integer((json_int_t)j->client.id));
             json_object_set_new(k, "key", json_string(j->idem_key));
             json_object_set_new(k, "sha", json_string(hex));
