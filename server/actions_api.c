@@ -477,6 +477,20 @@ static mc_err tx_open(action_tx *t, db_rows **r, workflow_state *st, unsigned *v
     return MC_OK;
 }
 
+/* The locked dossier row r as the update to write: every column as it is, the version to expect,
+ * and the given state with its national status; callers change what their action changes. */
+static actions_row row_of(db_rows *r, unsigned version, const char *state, workflow_state st)
+{
+    const char *fee_s = col(r, 0, AC_FEE);
+    return (actions_row){.id = strtoull(col(r, 0, AC_ID), NULL, 10), .expect_version = version, .state = state,
+                         .national_status = workflow_national_status(st), .due_at = col(r, 0, AC_DUE),
+                         .assignee = col(r, 0, AC_ASSIGNEE), .paused_at = col(r, 0, AC_PAUSED),
+                         .fee_vnd = fee_s ? atoll(fee_s) : -1, .paid_at = col(r, 0, AC_PAID),
+                         .payment_ref = col(r, 0, AC_PAYMENT_REF), .outcome_reason = col(r, 0, AC_OUTCOME_REASON),
+                         .result_id = col(r, 0, AC_RESULT_ID), .finished_at = col(r, 0, AC_FINISHED),
+                         .rescheduled_to = col(r, 0, AC_RESCHEDULED), .status_reason = col(r, 0, AC_STATUS_REASON)};
+}
+
 static void fault_point(const char *name, const http_job *j, const char *code)
 {
     const char *f = getenv(ACTIONS_FAULT_ENV);
@@ -511,14 +525,7 @@ static mc_err action_run(action_tx *t)
     snprintf(t->to, sizeof(t->to), "%s", workflow_state_name(next));
     now_db(&ts, now, sizeof(now));
     uint64_t id = strtoull(col(r, 0, AC_ID), NULL, 10);
-    const char *fee_s = col(r, 0, AC_FEE);
-    actions_row row = {.id = id, .expect_version = version, .state = t->to,
-                       .national_status = workflow_national_status(next), .due_at = col(r, 0, AC_DUE),
-                       .assignee = col(r, 0, AC_ASSIGNEE), .paused_at = col(r, 0, AC_PAUSED),
-                       .fee_vnd = fee_s ? atoll(fee_s) : -1, .paid_at = col(r, 0, AC_PAID),
-                       .payment_ref = col(r, 0, AC_PAYMENT_REF), .outcome_reason = col(r, 0, AC_OUTCOME_REASON),
-                       .result_id = col(r, 0, AC_RESULT_ID), .finished_at = col(r, 0, AC_FINISHED),
-                       .rescheduled_to = col(r, 0, AC_RESCHEDULED), .status_reason = col(r, 0, AC_STATUS_REASON)};
+    actions_row row = row_of(r, version, t->to, next);
     const action_input *in = t->in;
     const catalog_proc *proc = catalog_find(j->app->cat, col(r, 0, AC_PROCEDURE));
     switch (t->act) {
@@ -746,14 +753,8 @@ static mc_err apology_run(action_tx *t, time_t new_date)
     snprintf(t->to, sizeof(t->to), "%s", t->from);
     tfmt_db(new_date, 0, nd, sizeof(nd));
     uint64_t id = strtoull(col(r, 0, AC_ID), NULL, 10);
-    const char *fee_s = col(r, 0, AC_FEE);
-    actions_row row = {.id = id, .expect_version = version, .state = t->from,
-                       .national_status = workflow_national_status(st), .due_at = col(r, 0, AC_DUE),
-                       .assignee = col(r, 0, AC_ASSIGNEE), .paused_at = col(r, 0, AC_PAUSED),
-                       .fee_vnd = fee_s ? atoll(fee_s) : -1, .paid_at = col(r, 0, AC_PAID),
-                       .payment_ref = col(r, 0, AC_PAYMENT_REF), .outcome_reason = col(r, 0, AC_OUTCOME_REASON),
-                       .result_id = col(r, 0, AC_RESULT_ID), .finished_at = col(r, 0, AC_FINISHED),
-                       .rescheduled_to = nd, .status_reason = col(r, 0, AC_STATUS_REASON)};
+    actions_row row = row_of(r, version, t->from, st);
+    row.rescheduled_to = nd;
     calendar_format_local(j->app->cal, new_date, loc, sizeof(loc));
     snprintf(note, sizeof(note), "form 04: new date %s; %s", loc, t->in->note);
     cut_utf8(note, ACTIONS_TEXT_MAX);
