@@ -87,19 +87,6 @@ mc_err dossiers_idem_insert_rows(db_conn *c, const char *json)
                    json);
 }
 
-mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
-                               const char *to_state, int national_status, uint64_t actor, const char *note,
-                               const char *request_id)
-{
-    db_param p[] = {db_i64((long long)id), db_str(action), db_str(from_state), db_str(to_state),
-                    db_i64(national_status), actor ? db_i64((long long)actor) : db_null(), db_str(note),
-                    db_str(request_id)};
-    return db_exec(c,
-                   "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
-                   " actor_client_id, note, request_id) VALUES (?, UTC_TIMESTAMP(6), ?,?,?,?,?,?,?)",
-                   p, 8, NULL, NULL);
-}
-
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
                           uint64_t *dossier_id)
 {

@@ -21,9 +21,6 @@ mc_err dossiers_insert_persons(db_conn *c, const char *json);
 mc_err dossiers_insert_history_rows(db_conn *c, const char *json);
 /* idempotency keys: [{client, key, sha (hex of the body's SHA-256), dossier}]; MC_ERR_CONFLICT when one exists. */
 mc_err dossiers_idem_insert_rows(db_conn *c, const char *json);
-mc_err dossiers_insert_history(db_conn *c, uint64_t id, const char *action, const char *from_state,
-                               const char *to_state, int national_status, uint64_t actor, const char *note,
-                               const char *request_id);
 /* MC_ERR_NOT_FOUND when unknown. */
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
                           uint64_t *dossier_id);

@@ -34,6 +34,13 @@ int boot_data(app *a)
         fprintf(stderr, "motcua: calendar (%s): %s\n", a->cfg.holidays_file, why);
         return 1;
     }
+    /* dates the holiday file marks unconfirmed ('?') are applied; the operator should know which */
+    for (size_t i = 0; i < calendar_unconfirmed_count(a->cal); i++) {
+        int y, m, d;
+        char kind = '?';
+        if (calendar_unconfirmed_get(a->cal, i, &y, &m, &d, &kind))
+            log_msg(LOG_INFO, "calendar: %04d-%02d-%02d (%c) is not confirmed yet; applied as given", y, m, d, kind);
+    }
     xmlsafe_limits_default(&a->xml);
     a->xml.max_bytes = (size_t)a->cfg.xml_max_bytes;
     a->xml.max_depth = (unsigned)a->cfg.xml_max_depth;
