@@ -1,10 +1,9 @@
 /* audit.c - the hash-chained audit trail. Appends lock the one-row chain head, compute each row's
  * SHA-256 over a length-prefixed canonical encoding (docs/audit.md) chained to the previous row, and
- * insert the rows set-based; verify recomputes the same encoding from what is stored. */
+ * insert the rows in one array-bound statement; verify recomputes the same encoding from what is stored. */
 #include "audit.h"
-#include "hex.h"
+#include "utf8.h"
 
-#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdbool.h>
@@ -18,15 +17,12 @@
 #define VERIFY_PAGE 1000              /* rows per query while walking */
 #define NFIELDS 11
 
-/* The canonical fields of one row, in hashing order. NULL pointer = SQL NULL. */
+/* The canonical fields of one row, in hashing order: id, at, actor_client_id, role, ward, action,
+ * dossier_code, before_state, after_state, request_id, detail. NULL pointer = SQL NULL. */
 typedef struct {
     const char *v[NFIELDS];
     size_t len[NFIELDS];
 } canon;
-
-static const char *const field_names[NFIELDS] = {"id", "at", "actor_client_id", "role", "ward", "action",
-                                                  "dossier_code", "before_state", "after_state", "request_id",
-                                                  "detail"};
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -117,40 +113,34 @@ static void now_text(char out[40])
     snprintf(out + n, 8, ".%06u", (unsigned)(ts.tv_nsec / 1000) % 1000000u);
 }
 
-static json_t *jtext(const char *s, size_t n) { return s ? json_stringn(s, n) : json_null(); }
-
-/* The JSON row for the set-based insert; NULL when a text is not valid UTF-8 (jansson checks). */
-static json_t *row_json(const canon *k, const unsigned char prev[32], const unsigned char row[32])
+/* Every text of the row is stored in utf8mb4 columns: strict UTF-8 or the append is refused. */
+static bool canon_utf8(const canon *k)
 {
-    char ph[65], rh[65];
-    json_t *o = json_object();
-    bool ok = o != NULL;
-    for (int i = 0; i < NFIELDS && ok; i++) {
-        json_t *v = jtext(k->v[i], k->len[i]);
-        ok = v && json_object_set_new(o, field_names[i], v) == 0;
-    }
-    hex_encode(prev, 32, ph);
-    hex_encode(row, 32, rh);
-    ok = ok && json_object_set_new(o, "prev", json_string(ph)) == 0 &&
-         json_object_set_new(o, "hash", json_string(rh)) == 0;
-    if (!ok) {
-        json_decref(o);
-        return NULL;
-    }
-    return o;
+    for (int i = 0; i < NFIELDS; i++)
+        if (k->v[i] && utf8_valid_prefix((const unsigned char *)k->v[i], k->len[i]) != k->len[i]) return false;
+    return true;
 }
+
+#define AUDIT_COLS (NFIELDS + 2) /* the canonical fields, prev_hash, row_hash */
 
 mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n)
 {
     db_rows *head = NULL;
-    json_t *arr = NULL;
-    char *text = NULL;
+    db_param (*rows)[AUDIT_COLS] = NULL;
+    char (*nums)[2][24] = NULL;      /* each row's id and actor as text */
+    unsigned char (*hash)[32] = NULL; /* hash[0] = the head's, hash[i + 1] = row i's */
     mc_err rc = MC_ERR_INVALID_FIELD;
     if (!c || !e || n == 0 || n > AUDIT_MANY_MAX) return rc;
     /* validate before taking the lock: a bad entry must not hold up everyone's appends */
     for (size_t i = 0; i < n; i++) {
         canon k;
         if ((rc = canon_from_entry(&e[i], "0", "0", "", &k))) return rc;
+        if (!canon_utf8(&k)) return MC_ERR_INVALID_FIELD;
+    }
+    if (!(rows = malloc(n * sizeof(*rows))) || !(nums = malloc(n * sizeof(*nums))) ||
+        !(hash = malloc((n + 1) * sizeof(*hash)))) {
+        rc = MC_ERR_NOMEM;
+        goto out;
     }
     rc = db_query(c, "SELECT last_id, last_hash FROM audit_head WHERE one = 1 FOR UPDATE", NULL, 0, &head);
     if (rc) goto out;
@@ -162,54 +152,34 @@ mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n)
         goto out;
     }
     uint64_t id = strtoull(last_id, NULL, 10);
-    unsigned char prev[32], row[32];
-    memcpy(prev, last_hash, 32);
+    memcpy(hash[0], last_hash, 32);
     char at[40];
     now_text(at); /* taken under the lock, so ids and times rise together */
-    if (!(arr = json_array())) {
-        rc = MC_ERR_NOMEM;
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
-        char idbuf[24], actorbuf[24];
         canon k;
-        snprintf(idbuf, sizeof(idbuf), "%llu", (unsigned long long)(id + 1 + i));
-        snprintf(actorbuf, sizeof(actorbuf), "%llu", (unsigned long long)e[i].actor_client_id);
-        if ((rc = canon_from_entry(&e[i], idbuf, actorbuf, at, &k)) || (rc = canon_hash(&k, prev, row))) goto out;
-        json_t *o = row_json(&k, prev, row);
-        if (!o) {
-            rc = MC_ERR_INVALID_FIELD; /* not UTF-8 */
+        snprintf(nums[i][0], sizeof(nums[i][0]), "%llu", (unsigned long long)(id + 1 + i));
+        snprintf(nums[i][1], sizeof(nums[i][1]), "%llu", (unsigned long long)e[i].actor_client_id);
+        if ((rc = canon_from_entry(&e[i], nums[i][0], nums[i][1], at, &k)) || (rc = canon_hash(&k, hash[i], hash[i + 1])))
             goto out;
-        }
-        json_array_append_new(arr, o);
-        memcpy(prev, row, 32);
+        for (int f = 0; f < NFIELDS; f++)
+            rows[i][f] = k.v[f] ? (db_param){DB_P_STR, k.v[f], k.len[f], 0} : db_null();
+        rows[i][NFIELDS] = db_blob(hash[i], 32);
+        rows[i][NFIELDS + 1] = db_blob(hash[i + 1], 32);
     }
-    if (!(text = json_dumps(arr, JSON_COMPACT))) {
-        rc = MC_ERR_NOMEM;
-        goto out;
-    }
-    db_param p[] = {db_str(text)};
-    rc = db_exec(c,
-                 "INSERT INTO audit_log (id, at, actor_client_id, role, ward, action, dossier_code, before_state,"
-                 " after_state, request_id, detail, prev_hash, row_hash) SELECT jt.id, jt.at, jt.actor, jt.role,"
-                 " jt.ward, jt.action, jt.dossier_code, jt.before_state, jt.after_state, jt.request_id, jt.detail,"
-                 " UNHEX(jt.prev), UNHEX(jt.hash) FROM JSON_TABLE(?, '$[*]' COLUMNS ("
-                 " id BIGINT UNSIGNED PATH '$.id', at DATETIME(6) PATH '$.at',"
-                 " actor BIGINT UNSIGNED PATH '$.actor_client_id', role VARCHAR(16) PATH '$.role',"
-                 " ward VARCHAR(8) PATH '$.ward', action VARCHAR(48) PATH '$.action',"
-                 " dossier_code VARCHAR(48) PATH '$.dossier_code', before_state VARCHAR(32) PATH '$.before_state',"
-                 " after_state VARCHAR(32) PATH '$.after_state', request_id VARCHAR(64) PATH '$.request_id',"
-                 " detail VARCHAR(1000) PATH '$.detail', prev CHAR(64) PATH '$.prev',"
-                 " hash CHAR(64) PATH '$.hash')) AS jt",
-                 p, 1, NULL, NULL);
+    rc = db_exec_bulk(c,
+                      "INSERT INTO audit_log (id, at, actor_client_id, role, ward, action, dossier_code, before_state,"
+                      " after_state, request_id, detail, prev_hash, row_hash)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      rows[0], AUDIT_COLS, n, NULL);
     if (rc) goto out;
-    db_param h[] = {db_i64((long long)(id + n)), db_blob(prev, 32)};
+    db_param h[] = {db_i64((long long)(id + n)), db_blob(hash[n], 32)};
     uint64_t affected = 0;
     rc = db_exec(c, "UPDATE audit_head SET last_id = ?, last_hash = ? WHERE one = 1", h, 2, &affected, NULL);
     if (!rc && affected != 1) rc = MC_ERR_INTERNAL;
 out:
-    free(text);
-    json_decref(arr);
+    free(rows);
+    free(nums);
+    free(hash);
     db_rows_free(head);
     return rc;
 }

@@ -55,6 +55,12 @@ static inline db_param db_null(void) { return (db_param){DB_P_NULL, NULL, 0, 0};
 mc_err db_exec(db_conn *c, const char *sql, const db_param *params, size_t nparams, uint64_t *affected,
                uint64_t *insert_id);
 
+/* Execute sql once per row in one round trip (array binding): params holds nrows rows of ncols values,
+ * row-major. Each column keeps one type (NULLs aside). Only for INSERT/UPDATE/DELETE; no streamed blobs,
+ * so the caller keeps the rows under max_allowed_packet. */
+mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows,
+                    uint64_t *affected);
+
 /* Run a query; every column is fetched as text (NULL stays NULL), capped at 16 MiB per value. */
 typedef struct db_rows db_rows;
 mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t nparams, db_rows **out);

@@ -33,6 +33,7 @@
 #define NATIONAL_NEW 1
 #define CHANNEL_ONLINE 2
 #define TXN_ATTEMPTS 8
+#define CODE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_"
 
 /* Everything the transaction needs, decided before it starts. */
 typedef struct {
@@ -50,48 +51,10 @@ typedef struct {
     /* filled by the writer */
     const char *source;
     char code[64];
+    char received_db[32], due_db[32], gender[2]; /* the dossier row's formatted values */
+    char *receipt_body;      /* the receipt but its code (receipt_body) */
     char *receipt;           /* the 201 body, also stored for Idempotency-Key replays */
 } intake_ctx;
-
-static void set_opt(json_t *o, const char *k, const char *v)
-{
-    if (v && *v) json_object_set_new(o, k, json_string(v));
-}
-
-/* Append x's component rows (keyed by dossier code) to arr, for one JSON_TABLE insert per batch. */
-static void component_rows(const intake_ctx *x, json_t *arr)
-{
-    for (size_t i = 0; i < x->plan.count; i++) {
-        const catalog_plan_item *it = &x->plan.items[i];
-        const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
-        json_t *o = json_object();
-        json_object_set_new(o, "dossier", json_string(x->code));
-        json_object_set_new(o, "code", json_string(it->component->code));
-        json_object_set_new(o, "name", json_string(it->component->name_vi));
-        json_object_set_new(o, "required", json_integer(it->component->required));
-        json_object_set_new(o, "plan", json_string(catalog_how_name(it->how)));
-        if (it->how == CATALOG_HOW_UPLOAD) set_opt(o, "file_ref", it->ref);
-        if (dc && dc->kind == DOSSIER_COMP_FILE) set_opt(o, "file_name", dc->file_name);
-        if (it->how == CATALOG_HOW_RESULT) set_opt(o, "result_ref", it->ref);
-        reuse_component_fields(it, &x->reuse.links[i], o);
-        json_array_append_new(arr, o);
-    }
-}
-
-static void person_rows(const intake_ctx *x, json_t *arr)
-{
-    for (size_t i = 0; i < x->doc.n_persons; i++) {
-        const dossier_person *p = &x->doc.persons[i];
-        json_t *o = json_object();
-        json_object_set_new(o, "dossier", json_string(x->code));
-        json_object_set_new(o, "seq", json_integer((json_int_t)i + 1));
-        json_object_set_new(o, "role", json_string(p->role));
-        set_opt(o, "pid", p->pid);
-        set_opt(o, "name", p->full_name);
-        set_opt(o, "birth_date", p->birth_date);
-        json_array_append_new(arr, o);
-    }
-}
 
 #define IDEM_KEY_MAX 128 /* idempotency_key.idem_key */
 
@@ -120,11 +83,12 @@ static json_t *plan_json(const app *a, const intake_ctx *x)
     return arr;
 }
 
-static char *build_receipt(app *a, const intake_ctx *x, const char *code, const char *source)
+/* The receipt without its code, "{...}": built on the dossier's own thread before the transaction,
+ * so the batch's leader only splices the code in (receipt_with_code) while it holds the sequence. */
+static char *receipt_body(const app *a, const intake_ctx *x)
 {
     char t[40], masked[16];
     json_t *o = json_object(), *proc = json_object(), *unit = json_object(), *ap = json_object(), *ct = json_object();
-    json_object_set_new(o, "dossierCode", json_string(code));
     json_object_set_new(proc, "code", json_string(x->proc->code));
     json_object_set_new(proc, "name", json_string(x->proc->name_vi));
     json_object_set_new(proc, "nameEn", json_string(x->proc->name_en));
@@ -141,7 +105,7 @@ static char *build_receipt(app *a, const intake_ctx *x, const char *code, const 
     json_object_set_new(ap, "contact", ct);
     json_object_set_new(o, "applicant", ap);
     json_object_set_new(o, "channel", json_integer(CHANNEL_ONLINE));
-    json_object_set_new(o, "source", json_string(source));
+    json_object_set_new(o, "source", json_string(x->source));
     calendar_format_local(a->cal, x->received, t, sizeof(t));
     json_object_set_new(o, "receivedAt", json_string(t));
     if (x->has_due) {
@@ -154,11 +118,23 @@ static char *build_receipt(app *a, const intake_ctx *x, const char *code, const 
     json_object_set_new(o, "components", plan_json(a, x));
     json_object_set_new(o, "state", json_string(STATE_SUBMITTED));
     json_object_set_new(o, "nationalStatus", json_integer(NATIONAL_NEW));
-    char loc[96];
-    snprintf(loc, sizeof(loc), "/v1/dossiers/%s", code);
-    json_object_set_new(o, "href", json_string(loc));
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
+    return s;
+}
+
+/* {"dossierCode":code, <body's members>, "href":"/v1/dossiers/code"}: the same document a single
+ * jansson object would give (members in insertion order). Codes are agency id, date and number:
+ * nothing in them needs escaping, which is checked. */
+static char *receipt_with_code(const char *body, const char *code)
+{
+    size_t blen = strlen(body), clen = strlen(code);
+    if (blen < 2 || body[0] != '{' || body[blen - 1] != '}' || strspn(code, CODE_CHARS) != clen) return NULL;
+    size_t cap = blen + 2 * clen + 64;
+    char *s = malloc(cap);
+    if (!s) return NULL;
+    snprintf(s, cap, "{\"dossierCode\":\"%s\"%s%.*s,\"href\":\"/v1/dossiers/%s\"}", code, blen > 2 ? "," : "",
+             (int)(blen - 2), body + 1, code);
     return s;
 }
 
@@ -266,9 +242,8 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 
 /* ---- group commit ---- */
 
-#define BATCH_MAX 64      /* dossiers in one transaction */
+#define BATCH_MAX DOSSIERS_IDS_MAX /* dossiers in one transaction (64) */
 #define BATCH_BYTES (4u << 20) /* XML bytes in one transaction: its statements stay under max_allowed_packet */
-#define MAX_WRITERS 1     /* batches at a time per process: they queue on the sequence row anyway */
 
 typedef struct pending {
     http_job *j;
@@ -278,6 +253,7 @@ typedef struct pending {
     bool done;
     pthread_cond_t cv;        /* its own: waking only the waiters concerned, not the whole herd */
     struct pending *next;
+    uint64_t id;              /* the dossier row's id, once inserted */
     /* phase 1 of a batch: the leader fetched the reuse candidates once; each member links its own */
     bool resolve;
     reuse_request req;
@@ -289,17 +265,7 @@ typedef struct pending {
 
 static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pending *wait_head, *wait_tail;
-static int writers;
-
-/* Run fn with arr as compact JSON text; an empty array is no statement at all. */
-static mc_err json_exec(db_conn *c, mc_err (*fn)(db_conn *, const char *), json_t *arr)
-{
-    if (json_array_size(arr) == 0) return MC_OK;
-    char *s = json_dumps(arr, JSON_COMPACT);
-    mc_err rc = s ? fn(c, s) : MC_ERR_NOMEM;
-    free(s);
-    return rc;
-}
+static bool leading;             /* a batch is being resolved and written (write_grouped) */
 
 
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
@@ -328,7 +294,7 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
             if (done[k] || strcmp(days[k], days[i]) != 0 || strcmp(x->unit->agency_id, agency) != 0) continue;
             done[k] = true;
             snprintf(x->code, sizeof(x->code), "%s-%s-%04ld", agency, days[k], next++);
-            if (!(x->receipt = build_receipt(items[k]->j->app, x, x->code, x->source))) {
+            if (!x->receipt_body || !(x->receipt = receipt_with_code(x->receipt_body, x->code))) {
                 rc = MC_ERR_NOMEM;
                 break;
             }
@@ -337,87 +303,108 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
     return rc;
 }
 
-static json_t *dossier_row(const pending *p)
+static db_param opt_str(const char *v) { return v && *v ? db_str(v) : db_null(); }
+
+/* p's dossier row for dossiers_insert_bulk; the formatted times live in p's context until the insert. */
+static void dossier_row(pending *p, db_param *row)
 {
     const http_job *j = p->j;
-    const intake_ctx *x = p->x;
-    char recv[32], due[32], gender[2] = {x->doc.applicant.gender, 0}, sha[65];
-    tfmt_db(x->received, x->received_us, recv, sizeof(recv));
-    hex_encode(x->sha, 32, sha);
-    json_t *o = json_object();
-    json_object_set_new(o, "code", json_string(x->code));
-    json_object_set_new(o, "procedure", json_string(x->proc->code));
-    json_object_set_new(o, "ward", json_string(x->doc.ward));
-    json_object_set_new(o, "agency", json_string(x->unit->agency_id));
-    json_object_set_new(o, "channel", json_integer(CHANNEL_ONLINE));
-    json_object_set_new(o, "source", json_string(x->source));
-    json_object_set_new(o, "client", json_integer((json_int_t)j->client.id));
-    json_object_set_new(o, "pid", json_string(x->doc.applicant.pid));
-    json_object_set_new(o, "name", json_string(x->doc.applicant.full_name));
-    json_object_set_new(o, "birth", json_string(x->doc.applicant.birth_date));
-    json_object_set_new(o, "gender", json_string(gender));
-    set_opt(o, "phone", x->doc.phone);
-    set_opt(o, "email", x->doc.email);
-    set_opt(o, "address", x->doc.address);
-    json_object_set_new(o, "summary", json_string(x->doc.summary));
-    json_object_set_new(o, "state", json_string(STATE_SUBMITTED));
-    json_object_set_new(o, "national", json_integer(NATIONAL_NEW));
-    json_object_set_new(o, "received", json_string(recv));
-    if (x->has_due) {
-        tfmt_db(x->due, 0, due, sizeof(due));
-        json_object_set_new(o, "due", json_string(due));
-    }
-    json_object_set_new(o, "sha", json_string(sha));
-    json_object_set_new(o, "declared", json_integer((json_int_t)x->declared));
-    /* xmlsafe_parse accepted the body, so it is strict UTF-8 without NULs: a JSON string carries it
-     * byte for byte */
-    json_object_set_new(o, "body", json_stringn(j->body, j->body_len));
-    json_object_set_new(o, "receipt", json_string(x->receipt));
-    return o;
+    intake_ctx *x = p->x;
+    tfmt_db(x->received, x->received_us, x->received_db, sizeof(x->received_db));
+    if (x->has_due) tfmt_db(x->due, 0, x->due_db, sizeof(x->due_db));
+    x->gender[0] = x->doc.applicant.gender;
+    x->gender[1] = '\0';
+    const db_param r[DOSSIERS_ROW_COLS] = {
+        db_str(x->code), db_str(x->proc->code), db_str(x->doc.ward), db_str(x->unit->agency_id),
+        db_i64(CHANNEL_ONLINE), db_str(x->source), db_i64((long long)j->client.id), db_str(x->doc.applicant.pid),
+        db_str(x->doc.applicant.full_name), db_str(x->doc.applicant.birth_date), db_str(x->gender),
+        opt_str(x->doc.phone), opt_str(x->doc.email), opt_str(x->doc.address), db_str(x->doc.summary),
+        db_str(STATE_SUBMITTED), db_i64(NATIONAL_NEW), db_str(x->received_db),
+        x->has_due ? db_str(x->due_db) : db_null(), db_blob(x->sha, 32), db_blob(j->body, j->body_len),
+        db_str(x->receipt), db_i64((long long)x->declared)};
+    memcpy(row, r, sizeof(r));
 }
 
-/* Every row of the batch, one set-based statement per table; child rows find their dossier by code. */
+/* p's component rows from row on (COMPONENT_ROW_COLS each, evidence one slot per row); returns the count. */
+static size_t component_rows(const pending *p, db_param *row, char (*evidence)[REUSE_EVIDENCE_CAP])
+{
+    const intake_ctx *x = p->x;
+    for (size_t i = 0; i < x->plan.count; i++, row += COMPONENT_ROW_COLS) {
+        const catalog_plan_item *it = &x->plan.items[i];
+        const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
+        db_param reuse[4];
+        reuse_component_params(it, &x->reuse.links[i], evidence[i], reuse);
+        const db_param r[COMPONENT_ROW_COLS] = {
+            db_i64((long long)p->id), db_str(it->component->code), db_str(it->component->name_vi),
+            db_i64(it->component->required), db_str(catalog_how_name(it->how)),
+            it->how == CATALOG_HOW_UPLOAD ? opt_str(it->ref) : db_null(),
+            dc && dc->kind == DOSSIER_COMP_FILE ? opt_str(dc->file_name) : db_null(),
+            it->how == CATALOG_HOW_RESULT ? opt_str(it->ref) : db_null(),
+            reuse[0], reuse[1].type == DB_P_NULL ? db_i64(0) : reuse[1], reuse[2], reuse[2], reuse[3]};
+        memcpy(row, r, sizeof(r));
+    }
+    return x->plan.count;
+}
+
+static size_t person_rows(const pending *p, db_param *row)
+{
+    const intake_ctx *x = p->x;
+    for (size_t i = 0; i < x->doc.n_persons; i++, row += PERSON_ROW_COLS) {
+        const dossier_person *dp = &x->doc.persons[i];
+        const db_param r[PERSON_ROW_COLS] = {db_i64((long long)p->id), db_i64((long long)i + 1), db_str(dp->role),
+                                             opt_str(dp->pid), opt_str(dp->full_name), opt_str(dp->birth_date)};
+        memcpy(row, r, sizeof(r));
+    }
+    return x->doc.n_persons;
+}
+
+/* Every row of the batch, one array-bound INSERT per table; child rows find their dossier by code. */
 static mc_err insert_rows(db_conn *c, pending **items, size_t n)
 {
-    json_t *dossiers = json_array(), *comps = json_array(), *persons = json_array(), *hist = json_array(),
-           *keys = json_array();
-    mc_err rc = MC_OK;
+    db_param rows[BATCH_MAX][DOSSIERS_ROW_COLS], hist[BATCH_MAX][HISTORY_ROW_COLS], keys[BATCH_MAX][IDEM_ROW_COLS];
+    db_param (*comps)[COMPONENT_ROW_COLS] = NULL, (*persons)[PERSON_ROW_COLS] = NULL;
+    char (*evidence)[REUSE_EVIDENCE_CAP] = NULL;
+    const char *codes[BATCH_MAX];
+    uint64_t ids[BATCH_MAX];
+    size_t nc = 0, np = 0, nk = 0;
+    mc_err rc = MC_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        nc += items[i]->x->plan.count;
+        np += items[i]->x->doc.n_persons;
+    }
+    if (!(comps = malloc((nc + 1) * sizeof(*comps))) || !(persons = malloc((np + 1) * sizeof(*persons))) ||
+        !(evidence = malloc((nc + 1) * sizeof(*evidence))))
+        goto done;
+    for (size_t i = 0; i < n; i++) {
+        dossier_row(items[i], rows[i]);
+        codes[i] = items[i]->x->code;
+    }
+    if ((rc = dossiers_insert_bulk(c, rows[0], n)) || (rc = dossiers_ids(c, codes, n, ids))) goto done;
+    nc = np = 0;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
         intake_ctx *x = items[i]->x;
-        json_array_append_new(dossiers, dossier_row(items[i]));
-        component_rows(x, comps);
-        person_rows(x, persons);
-        json_t *h = json_object();
-        json_object_set_new(h, "dossier", json_string(x->code));
-        json_object_set_new(h, "action", json_string("submit"));
-        json_object_set_new(h, "to_state", json_string(STATE_SUBMITTED));
-        json_object_set_new(h, "national_status", json_integer(NATIONAL_NEW));
-        json_object_set_new(h, "actor", json_integer((json_int_t)j->client.id));
-        json_object_set_new(h, "note", json_string("dossier received online"));
-        json_object_set_new(h, "request_id", json_string(j->request_id));
-        json_array_append_new(hist, h);
+        items[i]->id = ids[i];
+        nc += component_rows(items[i], comps[nc], &evidence[nc]);
+        np += person_rows(items[i], persons[np]);
+        const db_param h[HISTORY_ROW_COLS] = {db_i64((long long)items[i]->id), db_str("submit"), db_str(STATE_SUBMITTED),
+                                              db_i64(NATIONAL_NEW), db_i64((long long)j->client.id),
+                                              db_str("dossier received online"), db_str(j->request_id)};
+        memcpy(hist[i], h, sizeof(h));
         if (j->idem_key[0]) {
-            char hex[65];
-            json_t *k = json_object();
-            hex_encode(x->sha, 32, hex);
-            json_object_set_new(k, "client", json_integer((json_int_t)j->client.id));
-            json_object_set_new(k, "key", json_string(j->idem_key));
-            json_object_set_new(k, "sha", json_string(hex));
-            json_object_set_new(k, "dossier", json_string(x->code));
-            json_array_append_new(keys, k);
+            const db_param k[IDEM_ROW_COLS] = {db_i64((long long)j->client.id), db_str(j->idem_key),
+                                               db_blob(x->sha, 32), db_i64((long long)items[i]->id)};
+            memcpy(keys[nk++], k, sizeof(k));
         }
     }
-    rc = json_exec(c, dossiers_insert_rows, dossiers);
-    if (!rc) rc = json_exec(c, dossiers_idem_insert_rows, keys);
-    if (!rc) rc = json_exec(c, dossiers_insert_components, comps);
-    if (!rc) rc = json_exec(c, dossiers_insert_persons, persons);
-    if (!rc) rc = json_exec(c, dossiers_insert_history_rows, hist);
-    json_decref(dossiers);
-    json_decref(comps);
-    json_decref(persons);
-    json_decref(hist);
-    json_decref(keys);
+    rc = dossiers_idem_insert_rows(c, keys[0], nk);
+    if (!rc) rc = dossiers_insert_components(c, comps[0], nc);
+    if (!rc) rc = dossiers_insert_persons(c, persons[0], np);
+    if (!rc) rc = dossiers_insert_history_rows(c, hist[0], n);
+done:
+    free(comps);
+    free(persons);
+    free(evidence);
     return rc;
 }
 
@@ -477,15 +464,21 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
     }
 }
 
-/* Leader: write the batch; a duplicate key (an Idempotency-Key twin) sends its members one by one so
- * only the twin sees the conflict. */
+/* A dossier's share of phase 1, on its own thread and connection: link its reuse candidates (the
+ * batch's shared rows), then build its receipt but the code. */
+static void prepare(pending *p)
+{
+    reuse_link_one(results_api_trust(p->j->app->results), p->c, &p->req, p->rows, p->today);
+    p->x->receipt_body = receipt_body(p->j->app, p->x);
+}
+
 /* Phase 1 of a batch: one candidate query for every dossier of the batch (leader), then each member
  * links and re-verifies its own candidates on its own thread and connection, the leader included;
- * the leader waits for them all. Caller holds no lock; items[0] is the leader. */
+ * the leader waits for them all. Caller holds no lock; items[0] is the leader.
+ * Every member builds its receipt meanwhile (prepare). */
 static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
 {
     app *a = items[0]->j->app;
-    const struct xverify_trust *trust = results_api_trust(a->results);
     reuse_request reqs[BATCH_MAX];
     db_rows *rows = NULL;
     char today[16];
@@ -493,26 +486,22 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         intake_ctx *x = items[i]->x;
         reqs[i] = (reuse_request){x->proc, &x->doc, NULL, 0, items[i]->j->request_id, &x->plan, &x->reuse};
     }
-    mc_err rc = reuse_fetch_many(trust, c, a->cal, reqs, n, &rows, today);
+    mc_err rc = reuse_fetch_many(results_api_trust(a->results), c, a->cal, reqs, n, &rows, today);
     if (rc) return rc;
-    if (!rows || n == 1) { /* nothing to verify, or nobody to share it with */
-        for (size_t i = 0; i < n; i++) reuse_link_one(trust, c, &reqs[i], rows, today);
-        db_rows_free(rows);
-        return MC_OK;
-    }
     size_t left = n - 1;
     pthread_mutex_lock(&batch_mu);
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         items[i]->req = reqs[i];
         items[i]->rows = rows;
         items[i]->today = today;
+        if (i == 0) continue;
         items[i]->left = &left;
         items[i]->leader = items[0];
         items[i]->resolve = true;
         pthread_cond_signal(&items[i]->cv);
     }
     pthread_mutex_unlock(&batch_mu);
-    reuse_link_one(trust, c, &reqs[0], rows, today);
+    prepare(items[0]);
     pthread_mutex_lock(&batch_mu);
     while (left > 0) pthread_cond_wait(&items[0]->cv, &batch_mu);
     pthread_mutex_unlock(&batch_mu);
@@ -520,6 +509,18 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
     return MC_OK;
 }
 
+/* Phase 2: write the batch; a duplicate key (an Idempotency-Key twin) sends its members one by
+ * one so only the twin sees the conflict. */
+static void write_phase(db_conn *c, pending **items, size_t n)
+{
+    mc_err rc = write_retrying(c, items, n);
+    if (rc == MC_ERR_CONFLICT && n > 1)
+        for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
+    else
+        for (size_t i = 0; i < n; i++) items[i]->rc = rc;
+}
+
+/* Leader: phase 1 (reuse look-up and receipts), then phase 2 (the transaction). */
 static void lead(db_conn *c, pending **items, size_t n)
 {
     /* once-only, before anything is written: link valid results of the right holders */
@@ -529,16 +530,13 @@ static void lead(db_conn *c, pending **items, size_t n)
         for (size_t i = 0; i < n; i++) items[i]->rc = rc;
         return;
     }
-    rc = write_retrying(c, items, n);
-    if (rc == MC_ERR_CONFLICT && n > 1)
-        for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
-    else
-        for (size_t i = 0; i < n; i++) items[i]->rc = rc;
+    write_phase(c, items, n);
 }
 
-/* Queue me for writing and return once some leader (maybe this thread) wrote it. A waiter leads when
- * fewer than MAX_WRITERS batches are being written; a finishing leader wakes its batch one by one and
- * then the new head of the queue, which leads the next batch. */
+/* Queue me for writing and return once some leader (maybe this thread) wrote it. The head of the queue
+ * leads when no batch is being written (one at a time: batches queue on the sequence row anyway, and
+ * overlapping a batch's phase 1 with the previous one's phase 2 was measured to gain nothing); a
+ * finishing leader wakes its batch one by one and then the new head, which leads the next batch. */
 static mc_err write_grouped(db_conn *c, pending *me)
 {
     pthread_cond_init(&me->cv, NULL);
@@ -550,12 +548,12 @@ static mc_err write_grouped(db_conn *c, pending *me)
         if (me->resolve) { /* a leader shared the batch's reuse candidates: link ours, in parallel */
             me->resolve = false;
             pthread_mutex_unlock(&batch_mu);
-            reuse_link_one(results_api_trust(me->j->app->results), me->c, &me->req, me->rows, me->today);
+            prepare(me);
             pthread_mutex_lock(&batch_mu);
             if (--*me->left == 0) pthread_cond_signal(&me->leader->cv);
             continue;
         }
-        if (writers >= MAX_WRITERS || wait_head != me) {
+        if (leading || wait_head != me) {
             pthread_cond_wait(&me->cv, &batch_mu);
             continue;
         }
@@ -567,11 +565,11 @@ static mc_err write_grouped(db_conn *c, pending *me)
             wait_head = wait_head->next;
         }
         if (!wait_head) wait_tail = NULL;
-        writers++;
+        leading = true;
         pthread_mutex_unlock(&batch_mu);
         lead(c, batch, n);
         pthread_mutex_lock(&batch_mu);
-        writers--;
+        leading = false;
         for (size_t i = 0; i < n; i++) {
             batch[i]->done = true;
             if (batch[i] != me) pthread_cond_signal(&batch[i]->cv);
@@ -637,5 +635,6 @@ void intake_post(http_job *j, db_conn *c)
     reply_receipt(j, x->code, x->receipt, false);
 out:
     free(x->receipt);
-    x->receipt = NULL;
+    free(x->receipt_body);
+    x->receipt = x->receipt_body = NULL;
 }

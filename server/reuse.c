@@ -450,17 +450,16 @@ json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_l
     return o;
 }
 
-void reuse_component_fields(const catalog_plan_item *it, const reuse_link *l, json_t *row)
+void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, char *evidence, db_param out[4])
 {
+    out[0] = out[1] = out[2] = out[3] = db_null();
     if (!l->reusable) return;
-    json_object_set_new(row, "source", json_string(it->component->satisfy == CATALOG_SATISFY_POPULATION
-                                                         ? "population" : "result"));
-    json_object_set_new(row, "reused", json_integer(it->how == CATALOG_HOW_POPULATION || l->linked));
+    out[0] = db_str(it->component->satisfy == CATALOG_SATISFY_POPULATION ? "population" : "result");
+    out[1] = db_i64(it->how == CATALOG_HOW_POPULATION || l->linked);
     if (l->linked) {
-        char ev[REUSE_ID_CAP + 8];
-        snprintf(ev, sizeof(ev), "result:%s", l->result_id);
-        json_object_set_new(row, "result", json_string(l->result_id));
-        json_object_set_new(row, "evidence", json_string(ev));
+        snprintf(evidence, REUSE_EVIDENCE_CAP, "result:%s", l->result_id);
+        out[2] = db_str(l->result_id);
+        out[3] = db_str(evidence);
     }
 }
 

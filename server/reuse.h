@@ -14,6 +14,7 @@
 
 #include "app.h"
 #include "catalog.h"
+#include "db.h"
 #include "dossier_xml.h"
 
 #define REUSE_CACHE_SLOTS 16384   /* verified signatures remembered (direct-mapped, ~3 MiB) */
@@ -93,9 +94,12 @@ void reuse_link_one(const struct xverify_trust *trust, db_conn *c, reuse_request
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
 
-/* Add the reuse facts of one component to its dossier_component row (JSON for the intake's insert):
- * source (population | result), reused (DuocTaiSuDung), result (MaKetQuaThayThe) and evidence. */
-void reuse_component_fields(const catalog_plan_item *it, const reuse_link *l, json_t *row);
+/* The reuse facts of one component for its dossier_component row: out[0] source (population | result),
+ * out[1] reused (DuocTaiSuDung), out[2] result (MaKetQuaThayThe), out[3] evidence, written into
+ * evidence (REUSE_EVIDENCE_CAP), which must outlive the insert. NULLs when the component is not
+ * reusable. */
+#define REUSE_EVIDENCE_CAP (REUSE_ID_CAP + 8)
+void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, char *evidence, db_param out[4]);
 
 /* Adds to a GET /v1/dossiers/{code} body o (its "components" array, in code order as dossier_api
  * writes it): per component "reused", the linked "result" (id, type, issuer, issued at, revoked) and
