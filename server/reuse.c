@@ -83,23 +83,30 @@ typedef struct centry {
     char deceased[DOSSIER_PID_CAP];     /* content field deceased.personalId, "" if none */
 } centry;
 
+/* Set-associative: REUSE_CACHE_WAYS entries per set, so a few hot documents hashing to one set do not
+ * evict each other; within a full set the oldest insertion goes first. */
+#define CACHE_SETS (REUSE_CACHE_SLOTS / REUSE_CACHE_WAYS)
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
-static centry cache[REUSE_CACHE_SLOTS];
+static centry cache[CACHE_SETS][REUSE_CACHE_WAYS];
+static unsigned char cache_next[CACHE_SETS]; /* the way the next insertion into a full set replaces */
 static uint64_t cache_hits, cache_misses;
 
-static size_t slot_of(const unsigned char sha[32])
+static size_t set_of(const unsigned char sha[32])
 {
     uint32_t v = (uint32_t)sha[0] | (uint32_t)sha[1] << 8 | (uint32_t)sha[2] << 16 | (uint32_t)sha[3] << 24;
-    return v % REUSE_CACHE_SLOTS;
+    return v % CACHE_SETS;
 }
 
 static bool cache_get(const unsigned char sha[32], centry *out)
 {
-    bool hit;
+    bool hit = false;
     pthread_mutex_lock(&cache_mu);
-    centry *e = &cache[slot_of(sha)];
-    hit = e->used && memcmp(e->sha, sha, 32) == 0;
-    if (hit) *out = *e;
+    centry *set = cache[set_of(sha)];
+    for (size_t w = 0; w < REUSE_CACHE_WAYS && !hit; w++)
+        if (set[w].used && memcmp(set[w].sha, sha, 32) == 0) {
+            *out = set[w];
+            hit = true;
+        }
     if (hit) cache_hits++;
     else cache_misses++;
     pthread_mutex_unlock(&cache_mu);
@@ -108,8 +115,16 @@ static bool cache_get(const unsigned char sha[32], centry *out)
 
 static void cache_put(const centry *e)
 {
+    size_t s = set_of(e->sha), way = REUSE_CACHE_WAYS;
     pthread_mutex_lock(&cache_mu);
-    cache[slot_of(e->sha)] = *e;
+    centry *set = cache[s];
+    for (size_t w = 0; w < REUSE_CACHE_WAYS && way == REUSE_CACHE_WAYS; w++)
+        if (!set[w].used || memcmp(set[w].sha, e->sha, 32) == 0) way = w;
+    if (way == REUSE_CACHE_WAYS) {
+        way = cache_next[s];
+        cache_next[s] = (unsigned char)((way + 1) % REUSE_CACHE_WAYS);
+    }
+    set[way] = *e;
     pthread_mutex_unlock(&cache_mu);
 }
 
@@ -125,6 +140,7 @@ void reuse_cache_reset(void)
 {
     pthread_mutex_lock(&cache_mu);
     memset(cache, 0, sizeof(cache));
+    memset(cache_next, 0, sizeof(cache_next));
     cache_hits = cache_misses = 0;
     pthread_mutex_unlock(&cache_mu);
 }

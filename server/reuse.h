@@ -17,7 +17,8 @@
 #include "db.h"
 #include "dossier_xml.h"
 
-#define REUSE_CACHE_SLOTS 16384   /* verified signatures remembered (direct-mapped, ~3 MiB) */
+#define REUSE_CACHE_SLOTS 32768   /* verified signatures remembered (~5 MiB) ... */
+#define REUSE_CACHE_WAYS 4        /* ... in sets of this many */
 #define REUSE_MAX_CANDIDATES 16   /* results fetched per dossier, newest first */
 #define REUSE_MAX_REFUSED 4       /* refused (tampered) results reported per dossier */
 #define REUSE_ID_CAP 65

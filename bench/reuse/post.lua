@@ -14,6 +14,16 @@ setup = function(thread)
   thread:set("offset", k * 1000003)
 end
 
+-- PACE_MS: each connection waits an exponentially distributed time of this mean between a reply and
+-- its next request, so the offered rate stays well below saturation (about connections / (pace +
+-- latency)) and p99 shows what reuse adds to a dossier's own latency rather than to queueing.
+local pace = tonumber(os.getenv("PACE_MS") or "0")
+if pace > 0 then
+  delay = function()
+    return math.floor(-math.log(1 - math.random()) * pace)
+  end
+end
+
 local i = 0
 request = function()
   i = i + 1

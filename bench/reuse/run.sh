@@ -42,15 +42,23 @@ pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 sql() { db/mariadb.sh sql -N -B motcua_test_bench_reuse -e "$1"; }
-run() { # label template holders
-    local before linked after
+run() { # label template holders [pace_ms]
+    local before after
     before=$(sql "SELECT COUNT(*) FROM dossier_component WHERE code='TP3' AND reused=1")
-    out=$(TEMPLATE="$MOTCUA_RUN/$2" HOLDERS="$3" wrk -t2 -c$conns -d"${secs}s" --latency -s bench/reuse/post.lua \
-        "http://127.0.0.1:$port/v1/dossiers" | tail -1)
+    out=$(PACE_MS="${4:-0}" TEMPLATE="$MOTCUA_RUN/$2" HOLDERS="$3" wrk -t2 -c$conns -d"${secs}s" --latency \
+        -s bench/reuse/post.lua "http://127.0.0.1:$port/v1/dossiers" | tail -1)
     after=$(sql "SELECT COUNT(*) FROM dossier_component WHERE code='TP3' AND reused=1")
     echo "$1: $out linked=$((after - before))"
 }
+echo "== saturation: $conns connections back to back"
 run "without reuse          " noreuse.xml "$n"
 run "with reuse, cold cache " reuse.xml "$n"
+run "warming the cache      " reuse.xml 5000 >/dev/null
 run "with reuse, warm cache " reuse.xml 5000
+# the same at about 1,000 dossiers/s offered (each connection pauses ~60 ms between requests): what reuse
+# adds to a dossier's own latency when intake is not queueing
+echo "== paced: $conns connections, exponential pauses of mean ${PACE:-60} ms"
+run "without reuse          " noreuse.xml "$n" "${PACE:-60}"
+run "with reuse, cold cache " reuse.xml "$n" "${PACE:-60}"
+run "with reuse, warm cache " reuse.xml 5000 "${PACE:-60}"
 echo "== results in the repository: $(sql 'SELECT COUNT(*) FROM result')"
