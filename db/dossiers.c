@@ -4,16 +4,38 @@
 #include <stdlib.h>
 #include <string.h>
 
-mc_err dossiers_insert_bulk(db_conn *c, const db_param *rows, size_t n)
+/* One array-bound INSERT per table (dossiers_table order); the bodies travel as bytes, not as text. */
+static const struct {
+    const char *sql;
+    size_t cols;
+} inserts[] = {
+    [DOSSIERS_T_DOSSIER] = {"INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
+                            " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone,"
+                            " contact_email, contact_address, summary, state, national_status, received_at, due_at,"
+                            " body_sha256, body, receipt, declared_fields)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            DOSSIERS_ROW_COLS},
+    [DOSSIERS_T_COMPONENT] = {"INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref,"
+                              " file_name, result_ref, reuse_source, reused, replaced_by_result, satisfied_at,"
+                              " evidence) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                              " IF(? IS NULL, NULL, UTC_TIMESTAMP(6)), ?)",
+                              COMPONENT_ROW_COLS},
+    [DOSSIERS_T_PERSON] = {"INSERT INTO dossier_person (dossier_id, seq, role, pid, full_name, birth_date)"
+                           " VALUES (?, ?, ?, ?, ?, ?)",
+                           PERSON_ROW_COLS},
+    [DOSSIERS_T_HISTORY] = {"INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state,"
+                            " national_status, actor_client_id, note, request_id)"
+                            " VALUES (?, UTC_TIMESTAMP(6), ?, NULL, ?, ?, ?, ?, ?)",
+                            HISTORY_ROW_COLS},
+    [DOSSIERS_T_IDEM] = {"INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
+                         " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
+                         IDEM_ROW_COLS},
+};
+
+mc_err dossiers_insert(db_conn *c, dossiers_table t, const db_param *rows, size_t n)
 {
-    /* array binding: the XML body and the receipt travel as bytes, not as escaped JSON text */
-    return db_exec_bulk(c,
-                        "INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
-                        " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone,"
-                        " contact_email, contact_address, summary, state, national_status, received_at, due_at,"
-                        " body_sha256, body, receipt, declared_fields)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        rows, DOSSIERS_ROW_COLS, n, NULL);
+    if ((size_t)t >= sizeof(inserts) / sizeof(inserts[0])) return MC_ERR_INTERNAL;
+    return db_exec_bulk(c, inserts[t].sql, rows, inserts[t].cols, n, NULL);
 }
 
 mc_err dossiers_ids(db_conn *c, const char *const *codes, size_t n, uint64_t *ids)
@@ -22,52 +44,23 @@ mc_err dossiers_ids(db_conn *c, const char *const *codes, size_t n, uint64_t *id
     db_rows *r = NULL;
     if (n == 0) return MC_OK;
     if (n > DOSSIERS_IDS_MAX) return MC_ERR_INTERNAL;
-    for (size_t i = 0; i < DOSSIERS_IDS_MAX; i++) p[i] = i < n ? db_str(codes[i]) : db_null(); /* IN (NULL) matches nothing */
-    mc_err rc = db_query(c, "SELECT code, id FROM dossier WHERE code IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", p, DOSSIERS_IDS_MAX, &r);
+    for (size_t i = 0; i < DOSSIERS_IDS_MAX; i++) /* IN (NULL) matches nothing */
+        p[i] = i < n ? db_str(codes[i]) : db_null();
+    mc_err rc = db_query(c,
+                         "SELECT code, id FROM dossier WHERE code IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                         " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                         " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         p, DOSSIERS_IDS_MAX, &r);
     if (rc) return rc;
     for (size_t i = 0; i < n; i++) ids[i] = 0;
     for (size_t k = 0; k < db_rows_count(r); k++)
         for (size_t i = 0; i < n; i++)
-            if (strcmp(db_rows_get(r, k, 0, NULL), codes[i]) == 0) ids[i] = strtoull(db_rows_get(r, k, 1, NULL), NULL, 10);
+            if (strcmp(db_rows_get(r, k, 0, NULL), codes[i]) == 0)
+                ids[i] = strtoull(db_rows_get(r, k, 1, NULL), NULL, 10);
     db_rows_free(r);
     for (size_t i = 0; i < n; i++)
         if (ids[i] == 0) return MC_ERR_INTERNAL;
     return MC_OK;
-}
-
-mc_err dossiers_insert_components(db_conn *c, const db_param *rows, size_t n)
-{
-    return db_exec_bulk(c,
-                        "INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref, file_name,"
-                        " result_ref, reuse_source, reused, replaced_by_result, satisfied_at, evidence)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                        " IF(? IS NULL, NULL, UTC_TIMESTAMP(6)), ?)",
-                        rows, COMPONENT_ROW_COLS, n, NULL);
-}
-
-mc_err dossiers_insert_persons(db_conn *c, const db_param *rows, size_t n)
-{
-    return db_exec_bulk(c,
-                        "INSERT INTO dossier_person (dossier_id, seq, role, pid, full_name, birth_date)"
-                        " VALUES (?, ?, ?, ?, ?, ?)",
-                        rows, PERSON_ROW_COLS, n, NULL);
-}
-
-mc_err dossiers_insert_history_rows(db_conn *c, const db_param *rows, size_t n)
-{
-    return db_exec_bulk(c,
-                        "INSERT INTO dossier_history (dossier_id, at, action, from_state, to_state, national_status,"
-                        " actor_client_id, note, request_id)"
-                        " VALUES (?, UTC_TIMESTAMP(6), ?, NULL, ?, ?, ?, ?, ?)",
-                        rows, HISTORY_ROW_COLS, n, NULL);
-}
-
-mc_err dossiers_idem_insert_rows(db_conn *c, const db_param *rows, size_t n)
-{
-    return db_exec_bulk(c,
-                        "INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
-                        " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
-                        rows, IDEM_ROW_COLS, n, NULL);
 }
 
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],

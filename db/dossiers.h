@@ -7,32 +7,29 @@
 #include "db.h"
 
 /* Intake's multi-row inserts go in by array binding (db_exec_bulk): one round trip per table whatever
- * the number of rows, values as bytes. Each takes n rows of its _ROW_COLS values (row-major); child
- * rows carry their dossier's id (dossiers_ids, after the dossier rows went in).
+ * the number of rows, values as bytes. dossiers_insert takes n rows of the table's _ROW_COLS values
+ * (row-major); child rows carry their dossier's id (dossiers_ids, after the dossier rows went in).
  * dossier: code, procedure_code, ward, agency_id, channel, source, client_id, applicant_pid,
  *   applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email, contact_address,
  *   summary, state, national_status, received_at, due_at, body_sha256 (32 bytes), body, receipt,
- *   declared_fields */
+ *   declared_fields
+ * component: dossier id, code, name_vi, required, plan, file_ref, file_name, result_ref, reuse_source,
+ *   reused, replaced_by_result, the same result again (non-NULL: satisfied now), evidence
+ * person: dossier id, seq, role, pid, full_name, birth_date
+ * history (from_state NULL, at now): dossier id, action, to_state, national_status, actor, note,
+ *   request_id
+ * idempotency key: client_id, idem_key, body_sha256 (32 bytes), dossier id; MC_ERR_CONFLICT when one
+ *   exists */
+typedef enum { DOSSIERS_T_DOSSIER, DOSSIERS_T_COMPONENT, DOSSIERS_T_PERSON, DOSSIERS_T_HISTORY, DOSSIERS_T_IDEM } dossiers_table;
 #define DOSSIERS_ROW_COLS 23
-mc_err dossiers_insert_bulk(db_conn *c, const db_param *rows, size_t n);
+#define COMPONENT_ROW_COLS 13
+#define PERSON_ROW_COLS 6
+#define HISTORY_ROW_COLS 7
+#define IDEM_ROW_COLS 4
+mc_err dossiers_insert(db_conn *c, dossiers_table t, const db_param *rows, size_t n);
 /* ids[i] = the id of the dossier coded codes[i], for n <= DOSSIERS_IDS_MAX codes (one query). */
 #define DOSSIERS_IDS_MAX 64
 mc_err dossiers_ids(db_conn *c, const char *const *codes, size_t n, uint64_t *ids);
-/* component: dossier id, code, name_vi, required, plan, file_ref, file_name, result_ref, reuse_source,
- *   reused, replaced_by_result, the same result again (non-NULL: satisfied now), evidence */
-#define COMPONENT_ROW_COLS 13
-mc_err dossiers_insert_components(db_conn *c, const db_param *rows, size_t n);
-/* person: dossier id, seq, role, pid, full_name, birth_date */
-#define PERSON_ROW_COLS 6
-mc_err dossiers_insert_persons(db_conn *c, const db_param *rows, size_t n);
-/* history (from_state NULL, at now): dossier id, action, to_state, national_status, actor, note,
- *   request_id */
-#define HISTORY_ROW_COLS 7
-mc_err dossiers_insert_history_rows(db_conn *c, const db_param *rows, size_t n);
-/* idempotency key: client_id, idem_key, body_sha256 (32 bytes), dossier id; MC_ERR_CONFLICT when
- * one exists */
-#define IDEM_ROW_COLS 4
-mc_err dossiers_idem_insert_rows(db_conn *c, const db_param *rows, size_t n);
 /* MC_ERR_NOT_FOUND when unknown. */
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
                           uint64_t *dossier_id);

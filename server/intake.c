@@ -1,11 +1,13 @@
 /* intake.c - dossier intake. Everything that can refuse a dossier runs first, on the request's worker,
  * so a refusal changes nothing. Accepted dossiers are then written by group commit: the first worker
- * to arrive becomes the leader and writes every dossier waiting at that moment (up to BATCH_MAX) in one
- * transaction: one sequence bump per agency and day (first: it orders concurrent batches), then one
- * set-based INSERT per table (dossiers with their codes and receipts, idempotency keys, components,
- * named persons, first history rows), then COMMIT - while the others wait for the outcome. A batch
- * costs the same eight round trips whatever its size. A batch that fails on a duplicate key (an
- * Idempotency-Key twin) is rolled back and its dossiers are written one by one. */
+ * to arrive becomes the leader of every dossier waiting at that moment (up to BATCH_MAX). Phase 1:
+ * one reuse candidate query for the batch, while each member links its own candidates and builds its
+ * receipt on its own thread. Phase 2, one transaction: one sequence bump per agency and day (first: it
+ * orders concurrent batches), the codes spliced into the receipts, one array-bound INSERT per table
+ * (dossiers, idempotency keys, components, named persons, first history rows), the audit rows, COMMIT
+ * - while the others wait for the outcome. A batch costs the same dozen round trips whatever its
+ * size. A batch that fails on a duplicate key (an Idempotency-Key twin) is rolled back and its
+ * dossiers are written one by one. */
 #include "intake.h"
 #include "hex.h"
 
@@ -305,7 +307,7 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
 
 static db_param opt_str(const char *v) { return v && *v ? db_str(v) : db_null(); }
 
-/* p's dossier row for dossiers_insert_bulk; the formatted times live in p's context until the insert. */
+/* p's dossier row for dossiers_insert; the formatted times live in p's context until the insert. */
 static void dossier_row(pending *p, db_param *row)
 {
     const http_job *j = p->j;
@@ -379,7 +381,7 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
         dossier_row(items[i], rows[i]);
         codes[i] = items[i]->x->code;
     }
-    if ((rc = dossiers_insert_bulk(c, rows[0], n)) || (rc = dossiers_ids(c, codes, n, ids))) goto done;
+    if ((rc = dossiers_insert(c, DOSSIERS_T_DOSSIER, rows[0], n)) || (rc = dossiers_ids(c, codes, n, ids))) goto done;
     nc = np = 0;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
@@ -397,10 +399,10 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
             memcpy(keys[nk++], k, sizeof(k));
         }
     }
-    rc = dossiers_idem_insert_rows(c, keys[0], nk);
-    if (!rc) rc = dossiers_insert_components(c, comps[0], nc);
-    if (!rc) rc = dossiers_insert_persons(c, persons[0], np);
-    if (!rc) rc = dossiers_insert_history_rows(c, hist[0], n);
+    rc = dossiers_insert(c, DOSSIERS_T_IDEM, keys[0], nk);
+    if (!rc) rc = dossiers_insert(c, DOSSIERS_T_COMPONENT, comps[0], nc);
+    if (!rc) rc = dossiers_insert(c, DOSSIERS_T_PERSON, persons[0], np);
+    if (!rc) rc = dossiers_insert(c, DOSSIERS_T_HISTORY, hist[0], n);
 done:
     free(comps);
     free(persons);
