@@ -19,14 +19,14 @@ export MOTCUA_DB_DSN="mariadb://motcua:motcua-dev@localhost/motcua_test_bench?so
 KEY=$("$build/motcua-admin" client create --role portal --name bench | sed -n 's/^API key.*: //p')
 export KEY DOSSIER="$root/tests/samples/1.001193.valid.xml"
 port=18080
-MOTCUA_LISTEN_PORT=$port MOTCUA_LOG_LEVEL=warn MOTCUA_RATE_LIMIT_RPS=0 MOTCUA_DB_POOL_SIZE="${POOL:-32}" \
+MOTCUA_LISTEN_PORT=$port MOTCUA_LOG_LEVEL=warn MOTCUA_RATE_LIMIT_RPS=0 MOTCUA_DB_POOL_SIZE="${POOL:-64}" \
     "$build/motcuad" 2>"$MOTCUA_RUN/motcuad-bench.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 bytes=$(stat -c %s "$DOSSIER")
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
-echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-32})"
+echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-64})"
 # /healthz is sampled 100 times a second on one more connection during the load: answered by the loop thread, it shows
 # whether database work ever stalls the loop.
 python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &
