@@ -302,7 +302,10 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
                 inds[k] = STMT_INDICATOR_NULL;
                 continue;
             }
-            if (p->type != t) goto done; /* one type per column */
+            if (p->type != t) { /* one type per column */
+                snprintf(c->err, sizeof(c->err), "column %zu changes type at row %zu in: %.60s", j, i, sql);
+                goto done;
+            }
             if (t == DB_P_I64) vals[k].v = p->i64;
             else {
                 vals[k].p = p->ptr;
