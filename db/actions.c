@@ -2,21 +2,12 @@
  * (the queue's states) go in as JSON through JSON_TABLE. */
 #include "actions.h"
 
-#define WORKFLOW_COLS                                                                                         \
-    "SELECT id, code, procedure_code, ward, client_id, state, national_status, version, due_at, assignee,"   \
-    " paused_at, fee_vnd, paid_at, payment_ref, outcome_reason, result_id, finished_at, rescheduled_to,"      \
-    " status_reason FROM dossier WHERE code = ?"
+#define WORKFLOW_COLS "SELECT " ACTIONS_SELECT_COLS " FROM dossier WHERE code = ?"
 
 mc_err actions_lock(db_conn *c, const char *code, db_rows **out)
 {
     db_param p[] = {db_str(code)};
     return db_query(c, WORKFLOW_COLS " FOR UPDATE", p, 1, out);
-}
-
-mc_err actions_read(db_conn *c, const char *code, db_rows **out)
-{
-    db_param p[] = {db_str(code)};
-    return db_query(c, WORKFLOW_COLS, p, 1, out);
 }
 
 mc_err actions_update(db_conn *c, const actions_row *r)

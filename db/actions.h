@@ -7,7 +7,12 @@
 #include <stdint.h>
 #include "db.h"
 
-/* Columns of actions_lock and actions_read, in order. Times are UTC DATETIME(6) text or NULL. */
+/* Columns of actions_lock, in order (ACTIONS_SELECT_COLS); dossiers_get reads the same
+ * ones first, so its rows serve the workflow view too. Times are UTC DATETIME(6) text or NULL. */
+#define ACTIONS_SELECT_COLS                                                                                    \
+    "id, code, procedure_code, ward, client_id, state, national_status, version, due_at, assignee,"           \
+    " paused_at, fee_vnd, paid_at, payment_ref, outcome_reason, result_id, finished_at, rescheduled_to,"      \
+    " status_reason"
 enum {
     AC_ID, AC_CODE, AC_PROCEDURE, AC_WARD, AC_CLIENT, AC_STATE, AC_NATIONAL, AC_VERSION, AC_DUE, AC_ASSIGNEE,
     AC_PAUSED, AC_FEE, AC_PAID, AC_PAYMENT_REF, AC_OUTCOME_REASON, AC_RESULT_ID, AC_FINISHED, AC_RESCHEDULED,
@@ -16,8 +21,6 @@ enum {
 /* The dossier named by code with its workflow columns, locked FOR UPDATE until the caller's
  * transaction ends (actions on one dossier serialise here). 0 rows when unknown. *out owned by caller. */
 mc_err actions_lock(db_conn *c, const char *code, db_rows **out);
-/* Same columns, no lock (reads after commit). */
-mc_err actions_read(db_conn *c, const char *code, db_rows **out);
 
 /* The whole new workflow row; every string borrowed, NULL writes SQL NULL (so the caller passes
  * the current value to keep one). fee_vnd < 0 writes NULL. */

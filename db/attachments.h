@@ -26,8 +26,8 @@ typedef struct {
 /* Insert one attachment; *id gets its id. Nothing is inserted on error. */
 mc_err attachments_insert(db_conn *c, const attachments_new *a, uint64_t *id);
 
-/* Columns of attachments_list and attachments_get, in order (get adds AC_BYTES). */
-enum { AC_ID, AC_COMPONENT, AC_FILE_NAME, AC_CTYPE, AC_SIZE, AC_SHA_HEX, AC_UPLOADED_AT, AC_UPLOADED_BY, AC_BYTES };
+/* Columns of attachments_list and attachments_get, in order (get adds AT_BYTES). */
+enum { AT_ID, AT_COMPONENT, AT_FILE_NAME, AT_CTYPE, AT_SIZE, AT_SHA_HEX, AT_UPLOADED_AT, AT_UPLOADED_BY, AT_BYTES };
 /* A dossier's attachments without their bytes, oldest first. *out owned by the caller. */
 mc_err attachments_list(db_conn *c, uint64_t dossier_id, db_rows **out);
 /* One attachment of a dossier with its bytes (0 rows when it is not this dossier's). */

@@ -112,9 +112,8 @@ mc_err dossiers_get(db_conn *c, const char *code, db_rows **out)
 {
     db_param p[] = {db_str(code)};
     return db_query(c,
-                    "SELECT id, code, procedure_code, ward, agency_id, channel, source, client_id, applicant_pid,"
-                    " applicant_name, state, national_status, received_at, due_at, version, summary, status_reason"
-                    " FROM dossier WHERE code = ?",
+                    "SELECT " ACTIONS_SELECT_COLS ", agency_id, channel, source, applicant_pid, applicant_name,"
+                    " received_at, summary, reuse_flag, reuse_flagged_at FROM dossier WHERE code = ?",
                     p, 1, out);
 }
 
@@ -122,8 +121,10 @@ mc_err dossiers_components(db_conn *c, uint64_t id, db_rows **out)
 {
     db_param p[] = {db_i64((long long)id)};
     return db_query(c,
-                    "SELECT code, name_vi, required, plan, file_ref, file_name, result_ref, satisfied_at, evidence"
-                    " FROM dossier_component WHERE dossier_id = ? ORDER BY code",
+                    "SELECT dc.code, dc.name_vi, dc.required, dc.plan, dc.file_ref, dc.file_name, dc.result_ref,"
+                    " dc.satisfied_at, dc.evidence, dc.reuse_source, dc.reused, dc.replaced_by_result, r.result_type,"
+                    " r.issuer_agency, r.issuer_ward, r.issued_at, r.revoked_at FROM dossier_component dc"
+                    " LEFT JOIN result r ON r.result_id = dc.replaced_by_result WHERE dc.dossier_id = ? ORDER BY dc.code",
                     p, 1, out);
 }
 

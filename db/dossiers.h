@@ -4,6 +4,7 @@
 #define MC_DOSSIERS_H
 
 #include <stdint.h>
+#include "actions.h"
 #include "db.h"
 
 /* Intake's multi-row inserts go in by array binding (db_exec_bulk): one round trip per table whatever
@@ -39,13 +40,23 @@ mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, lon
 /* Rows: code, receipt. */
 mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out);
 
-/* Columns of dossiers_get, in order. */
+/* Columns of dossiers_get, in order: the workflow columns first, in actions_lock's order (AC_*), so
+ * the dossier view reads its workflow facts from the same row, then the rest. */
 enum {
-    DC_ID, DC_CODE, DC_PROCEDURE, DC_WARD, DC_AGENCY, DC_CHANNEL, DC_SOURCE, DC_CLIENT, DC_PID, DC_NAME,
-    DC_STATE, DC_NATIONAL, DC_RECEIVED, DC_DUE, DC_VERSION, DC_SUMMARY, DC_REASON
+    DC_ID = AC_ID, DC_CODE = AC_CODE, DC_PROCEDURE = AC_PROCEDURE, DC_WARD = AC_WARD, DC_CLIENT = AC_CLIENT,
+    DC_STATE = AC_STATE, DC_NATIONAL = AC_NATIONAL, DC_VERSION = AC_VERSION, DC_DUE = AC_DUE,
+    DC_REASON = AC_STATUS_REASON,
+    DC_AGENCY = AC__COUNT, DC_CHANNEL, DC_SOURCE, DC_PID, DC_NAME, DC_RECEIVED, DC_SUMMARY, DC_REUSE_FLAG,
+    DC_REUSE_FLAGGED_AT
 };
 mc_err dossiers_get(db_conn *c, const char *code, db_rows **out);
-/* Rows: code, name_vi, required, plan, file_ref, file_name, result_ref, satisfied_at, evidence. */
+/* Columns of dossiers_components, one row per component in code order: the component, then its reuse
+ * facts (source, reused, the linked result and that result's type, issuer, issue and revocation time). */
+enum {
+    DP_CODE, DP_NAME, DP_REQUIRED, DP_PLAN, DP_FILE_REF, DP_FILE_NAME, DP_RESULT_REF, DP_SATISFIED_AT, DP_EVIDENCE,
+    DP_REUSE_SOURCE, DP_REUSED, DP_RESULT_ID, DP_RESULT_TYPE, DP_RESULT_AGENCY, DP_RESULT_WARD, DP_ISSUED_AT,
+    DP_REVOKED_AT
+};
 mc_err dossiers_components(db_conn *c, uint64_t id, db_rows **out);
 /* Rows: at, action, from_state, to_state, national_status, actor_client_id, note. */
 mc_err dossiers_history(db_conn *c, uint64_t id, db_rows **out);

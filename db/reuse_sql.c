@@ -44,17 +44,6 @@ mc_err reuse_sql_flag_revoked(db_conn *c, const char *result_id, uint64_t actor,
                    u, 2, flagged, NULL);
 }
 
-mc_err reuse_sql_dossier(db_conn *c, uint64_t dossier_id, db_rows **out)
-{
-    db_param p[] = {db_i64((long long)dossier_id)};
-    return db_query(c,
-                    "SELECT d.reuse_flag, d.reuse_flagged_at, dc.code, dc.reuse_source, dc.reused,"
-                    " dc.replaced_by_result, r.result_type, r.issuer_agency, r.issuer_ward, r.issued_at, r.revoked_at"
-                    " FROM dossier d LEFT JOIN dossier_component dc ON dc.dossier_id = d.id"
-                    " LEFT JOIN result r ON r.result_id = dc.replaced_by_result WHERE d.id = ? ORDER BY dc.code",
-                    p, 1, out);
-}
-
 mc_err reuse_sql_stats(db_conn *c, const char *ward, db_rows **out)
 {
     db_param p[] = {db_str(ward), db_str(ward)};

@@ -30,13 +30,6 @@ mc_err reuse_sql_bytes(db_conn *c, const char *result_id, db_rows **out);
 mc_err reuse_sql_flag_revoked(db_conn *c, const char *result_id, uint64_t actor, const char *note,
                               const char *request_id, uint64_t *flagged);
 
-/* Columns of reuse_sql_dossier, in order; one row per component (DR_CODE NULL: no components). */
-enum {
-    DR_FLAG, DR_FLAGGED_AT, DR_CODE, DR_SOURCE, DR_REUSED, DR_RESULT_ID, DR_TYPE, DR_AGENCY, DR_WARD, DR_ISSUED_AT,
-    DR_REVOKED_AT
-};
-mc_err reuse_sql_dossier(db_conn *c, uint64_t dossier_id, db_rows **out);
-
 /* Columns of reuse_sql_stats, in order: one row per procedure. */
 enum {
     ST_PROCEDURE, ST_DOSSIERS, ST_ASKED, ST_POPULATION, ST_POPULATION_PENDING, ST_RESULT, ST_UPLOADED, ST_MISSING,

@@ -214,7 +214,7 @@ static json_t *allowed_json(workflow_state st, workflow_role role)
     return arr;
 }
 
-/* Workflow facts of a dossier (columns of actions_read) for the reply. */
+/* Workflow facts of a dossier (a row with actions_lock's columns first) for the reply. */
 static json_t *workflow_json(const http_job *j, db_rows *r)
 {
     json_t *o = json_object();
@@ -237,13 +237,9 @@ static json_t *workflow_json(const http_job *j, db_rows *r)
     return o;
 }
 
-mc_err actions_api_facts(const http_job *j, db_conn *c, const char *code, json_t *o)
+void actions_api_facts(const http_job *j, db_rows *r, json_t *o)
 {
-    db_rows *r = NULL;
-    mc_err rc = actions_read(c, code, &r);
-    if (!rc && db_rows_count(r) > 0) json_object_set_new(o, "workflow", workflow_json(j, r));
-    db_rows_free(r);
-    return rc;
+    if (db_rows_count(r) > 0) json_object_set_new(o, "workflow", workflow_json(j, r));
 }
 
 /* Reply with the dossier view of GET /v1/dossiers/{code} (workflow facts included) and new ETag. */

@@ -28,8 +28,9 @@ void actions_api_post(http_job *j, db_conn *c);
 void actions_api_apology(http_job *j, db_conn *c);
 void actions_api_queue(http_job *j, db_conn *c);
 /* Add the dossier's "workflow" facts (assignee, pause, fee and payment, outcome, result, finished,
- * rescheduled, overdue, the caller's allowed actions) to the dossier view o. */
-mc_err actions_api_facts(const http_job *j, db_conn *c, const char *code, json_t *o);
+ * rescheduled, overdue, the caller's allowed actions) to the dossier view o, from a row whose first
+ * columns are actions_lock's (AC_*: dossiers_get's rows are). */
+void actions_api_facts(const http_job *j, db_rows *r, json_t *o);
 
 /* Check an If-Match header value against the current version (ETag "v<version>"). Accepts a
  * comma-separated list of entity tags, strong or weak (W/). MC_OK when one names version;

@@ -118,20 +118,20 @@ static json_t *item_json(const http_job *j, db_rows *r, size_t i, const char *co
 {
     char loc[192];
     json_t *o = json_object();
-    json_object_set_new(o, "id", json_integer((json_int_t)strtoull(col(r, i, AC_ID), NULL, 10)));
+    json_object_set_new(o, "id", json_integer((json_int_t)strtoull(col(r, i, AT_ID), NULL, 10)));
     json_object_set_new(o, "dossierCode", json_string(code));
-    json_object_set_new(o, "fileName", json_string(col(r, i, AC_FILE_NAME)));
-    json_object_set_new(o, "component", col(r, i, AC_COMPONENT) ? json_string(col(r, i, AC_COMPONENT)) : json_null());
-    json_object_set_new(o, "contentType", json_string(col(r, i, AC_CTYPE)));
-    json_object_set_new(o, "size", json_integer((json_int_t)strtoll(col(r, i, AC_SIZE), NULL, 10)));
-    json_object_set_new(o, "sha256", json_string(col(r, i, AC_SHA_HEX)));
+    json_object_set_new(o, "fileName", json_string(col(r, i, AT_FILE_NAME)));
+    json_object_set_new(o, "component", col(r, i, AT_COMPONENT) ? json_string(col(r, i, AT_COMPONENT)) : json_null());
+    json_object_set_new(o, "contentType", json_string(col(r, i, AT_CTYPE)));
+    json_object_set_new(o, "size", json_integer((json_int_t)strtoll(col(r, i, AT_SIZE), NULL, 10)));
+    json_object_set_new(o, "sha256", json_string(col(r, i, AT_SHA_HEX)));
     char buf[40];
-    time_t t = tfmt_db_parse(col(r, i, AC_UPLOADED_AT));
+    time_t t = tfmt_db_parse(col(r, i, AT_UPLOADED_AT));
     if (t != (time_t)-1) {
         calendar_format_local(j->app->cal, t, buf, sizeof(buf));
         json_object_set_new(o, "uploadedAt", json_string(buf));
     }
-    snprintf(loc, sizeof(loc), "/v1/dossiers/%s/attachments/%s", code, col(r, i, AC_ID));
+    snprintf(loc, sizeof(loc), "/v1/dossiers/%s/attachments/%s", code, col(r, i, AT_ID));
     json_object_set_new(o, "href", json_string(loc));
     return o;
 }
@@ -259,7 +259,7 @@ void attach_api_post(http_job *j, db_conn *c)
         goto out;
     }
     for (size_t i = 0; i < db_rows_count(after); i++) {
-        if (strtoull(col(after, i, AC_ID), NULL, 10) != id) continue;
+        if (strtoull(col(after, i, AT_ID), NULL, 10) != id) continue;
         snprintf(j->out.location, sizeof(j->out.location), "/v1/dossiers/%s/attachments/%llu", j->param,
                  (unsigned long long)id);
         reply_json(&j->out, 201, item_json(j, after, i, j->param));
@@ -323,12 +323,12 @@ void attach_api_get(http_job *j, db_conn *c)
                       rc ? "could not read the attachment" : "no such attachment on this dossier", NULL);
         goto out;
     }
-    if (j->client.role == ROLE_OFFICIAL && (rc = audit_read(j, c, d, col(r, 0, AC_ID)))) {
+    if (j->client.role == ROLE_OFFICIAL && (rc = audit_read(j, c, d, col(r, 0, AT_ID)))) {
         reply_problem(&j->out, rc, j->path, "the read could not be audited, so the file is not sent", NULL);
         goto out;
     }
     size_t len = 0;
-    const char *bytes = db_rows_get(r, 0, AC_BYTES, &len);
+    const char *bytes = db_rows_get(r, 0, AT_BYTES, &len);
     char *body = malloc(len + 1);
     if (!body || !bytes) {
         free(body);
@@ -339,7 +339,7 @@ void attach_api_get(http_job *j, db_conn *c)
     reply_clear(&j->out); /* the bytes exactly as uploaded */
     j->out.status = 200;
     j->out.err = MC_OK;
-    j->out.ctype = static_ctype(col(r, 0, AC_CTYPE));
+    j->out.ctype = static_ctype(col(r, 0, AT_CTYPE));
     j->out.body = body;
     j->out.len = len;
 out:

@@ -131,29 +131,22 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
     json_object_set_new(o, "version", json_integer(atoi(col(r, 0, DC_VERSION))));
     for (size_t i = 0; i < db_rows_count(comps); i++) {
         json_t *c1 = json_object();
-        json_object_set_new(c1, "code", json_string(col(comps, i, 0)));
-        json_object_set_new(c1, "name", json_string(col(comps, i, 1)));
-        json_object_set_new(c1, "required", json_boolean(strcmp(col(comps, i, 2), "1") == 0));
-        json_object_set_new(c1, "satisfiedBy", json_string(col(comps, i, 3)));
-        if (col(comps, i, 4)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, 4)));
-        if (col(comps, i, 5)) json_object_set_new(c1, "fileName", json_string(col(comps, i, 5)));
-        if (col(comps, i, 7)) {
-            json_object_set_new(c1, "satisfiedAt", local_time(j->app, col(comps, i, 7)));
-            json_object_set_new(c1, "evidence", json_string(col(comps, i, 8)));
+        json_object_set_new(c1, "code", json_string(col(comps, i, DP_CODE)));
+        json_object_set_new(c1, "name", json_string(col(comps, i, DP_NAME)));
+        json_object_set_new(c1, "required", json_boolean(strcmp(col(comps, i, DP_REQUIRED), "1") == 0));
+        json_object_set_new(c1, "satisfiedBy", json_string(col(comps, i, DP_PLAN)));
+        if (col(comps, i, DP_FILE_REF)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, DP_FILE_REF)));
+        if (col(comps, i, DP_FILE_NAME)) json_object_set_new(c1, "fileName", json_string(col(comps, i, DP_FILE_NAME)));
+        if (col(comps, i, DP_SATISFIED_AT)) {
+            json_object_set_new(c1, "satisfiedAt", local_time(j->app, col(comps, i, DP_SATISFIED_AT)));
+            json_object_set_new(c1, "evidence", json_string(col(comps, i, DP_EVIDENCE)));
         }
+        reuse_component_view(j->app, comps, i, c1); /* linked results, sync flags */
         json_array_append_new(arr, c1);
     }
     json_object_set_new(o, "components", arr);
-    if ((rc = actions_api_facts(j, c, col(r, 0, DC_CODE), o))) {
-        json_decref(o);
-        reply_problem(&j->out, rc, j->path, "could not read the dossier's workflow facts", NULL);
-        goto out;
-    }
-    if ((rc = reuse_dossier_json(j->app, c, id, o))) { /* linked results, sync flags, revocation flag */
-        json_decref(o);
-        reply_problem(&j->out, rc, j->path, "could not read the dossier's reuse facts", NULL);
-        goto out;
-    }
+    actions_api_facts(j, r, o);
+    reuse_flag_view(j->app, col(r, 0, DC_REUSE_FLAG), col(r, 0, DC_REUSE_FLAGGED_AT), o);
     if ((rc = dossiers_identity_json(j, c, id, o))) {
         json_decref(o);
         reply_problem(&j->out, rc, j->path, "could not read the identity checks", NULL);

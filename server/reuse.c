@@ -14,6 +14,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "audit.h"
+#include "dossiers.h"
 #include "http.h"
 #include "log.h"
 #include "pid.h"
@@ -479,44 +480,31 @@ void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, ch
     }
 }
 
-mc_err reuse_dossier_json(const app *a, db_conn *c, uint64_t dossier_id, json_t *o)
+void reuse_component_view(const app *a, db_rows *comps, size_t i, json_t *target)
 {
-    db_rows *r = NULL;
-    mc_err rc = reuse_sql_dossier(c, dossier_id, &r);
-    if (rc) return rc;
-    json_t *comps = json_object_get(o, "components");
-    for (size_t i = 0; i < db_rows_count(r); i++) {
-        const char *code = col(r, i, DR_CODE);
-        json_t *target = NULL, *v;
-        size_t k;
-        if (!code) continue;
-        json_array_foreach(comps, k, v) {
-            json_t *cc = json_object_get(v, "code");
-            if (json_is_string(cc) && strcmp(json_string_value(cc), code) == 0) target = v;
-        }
-        if (!target) continue;
-        bool reused = col(r, i, DR_REUSED) && strcmp(col(r, i, DR_REUSED), "1") == 0;
-        const char *rid = col(r, i, DR_RESULT_ID);
-        json_object_set_new(target, "reused", json_boolean(reused));
-        if (col(r, i, DR_SOURCE)) json_object_set_new(target, "reusableFrom", json_string(col(r, i, DR_SOURCE)));
-        if (rid) {
-            json_t *res = result_json(a, rid, col(r, i, DR_TYPE), col(r, i, DR_WARD), col(r, i, DR_AGENCY),
-                                      col(r, i, DR_ISSUED_AT));
-            json_object_set_new(res, "revoked", json_boolean(col(r, i, DR_REVOKED_AT) != NULL));
-            if (col(r, i, DR_REVOKED_AT))
-                json_object_set_new(res, "revokedAt", local_time(a, col(r, i, DR_REVOKED_AT)));
-            json_object_set_new(target, "result", res);
-        }
-        /* the national sync's per-component flags */
-        json_object_set_new(target, "sync", json_pack("{s:i, s:o}", "DuocTaiSuDung", reused ? 1 : 0,
-                                                      "MaKetQuaThayThe", rid ? json_string(rid) : json_null()));
+    bool reused = col(comps, i, DP_REUSED) && strcmp(col(comps, i, DP_REUSED), "1") == 0;
+    const char *rid = col(comps, i, DP_RESULT_ID);
+    json_object_set_new(target, "reused", json_boolean(reused));
+    if (col(comps, i, DP_REUSE_SOURCE))
+        json_object_set_new(target, "reusableFrom", json_string(col(comps, i, DP_REUSE_SOURCE)));
+    if (rid) {
+        json_t *res = result_json(a, rid, col(comps, i, DP_RESULT_TYPE), col(comps, i, DP_RESULT_WARD),
+                                  col(comps, i, DP_RESULT_AGENCY), col(comps, i, DP_ISSUED_AT));
+        json_object_set_new(res, "revoked", json_boolean(col(comps, i, DP_REVOKED_AT) != NULL));
+        if (col(comps, i, DP_REVOKED_AT))
+            json_object_set_new(res, "revokedAt", local_time(a, col(comps, i, DP_REVOKED_AT)));
+        json_object_set_new(target, "result", res);
     }
-    if (db_rows_count(r) && col(r, 0, DR_FLAG)) {
-        json_object_set_new(o, "reuseFlag", json_pack("{s:s, s:o}", "reason", col(r, 0, DR_FLAG), "flaggedAt",
-                                                      local_time(a, col(r, 0, DR_FLAGGED_AT))));
-    }
-    db_rows_free(r);
-    return MC_OK;
+    /* the national sync's per-component flags */
+    json_object_set_new(target, "sync", json_pack("{s:i, s:o}", "DuocTaiSuDung", reused ? 1 : 0, "MaKetQuaThayThe",
+                                                  rid ? json_string(rid) : json_null()));
+}
+
+void reuse_flag_view(const app *a, const char *flag, const char *flagged_at, json_t *o)
+{
+    if (flag)
+        json_object_set_new(o, "reuseFlag",
+                            json_pack("{s:s, s:o}", "reason", flag, "flaggedAt", local_time(a, flagged_at)));
 }
 
 /* ---------------- preview ---------------- */

@@ -102,10 +102,12 @@ json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_l
 #define REUSE_EVIDENCE_CAP (REUSE_ID_CAP + 8)
 void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, char *evidence, db_param out[4]);
 
-/* Adds to a GET /v1/dossiers/{code} body o (its "components" array, in code order as dossier_api
- * writes it): per component "reused", the linked "result" (id, type, issuer, issued at, revoked) and
- * the sync flags; and the dossier's "reuseFlag" when a reused result was revoked. */
-mc_err reuse_dossier_json(const app *a, db_conn *c, uint64_t dossier_id, json_t *o);
+/* For a GET /v1/dossiers/{code} body: to component object target, from row i of dossiers_components,
+ * "reused", "reusableFrom", the linked "result" (id, type, issuer, issued at, revoked) and the sync
+ * flags; and to the body o the dossier's "reuseFlag" when a reused result was revoked (flag NULL:
+ * none). */
+void reuse_component_view(const app *a, db_rows *comps, size_t i, json_t *target);
+void reuse_flag_view(const app *a, const char *flag, const char *flagged_at, json_t *o);
 
 /* GET /v1/citizens/{id}/evidence?procedure=...&consent=true[&father=&mother=&spouse=][&decline=TPn]...
  * (portal): what submission would reuse, through the same reuse_resolve. */
