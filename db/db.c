@@ -267,6 +267,8 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
         const void *p;
         long long v;
     } cell;
+    /* the connector steps integer columns by 8 bytes and reads string columns as void *[] */
+    _Static_assert(sizeof(cell) == sizeof(long long) && sizeof(cell) == sizeof(void *), "one cell per value");
     MYSQL_BIND b[MAX_PARAMS];
     MYSQL_STMT *st = NULL;
     cell *vals = NULL;

@@ -9,7 +9,6 @@
  * size. A batch that fails on a duplicate key (an Idempotency-Key twin) is rolled back and its
  * dossiers are written one by one. */
 #include "intake.h"
-#include "hex.h"
 
 #include <libxml/tree.h>
 #include <openssl/evp.h>
@@ -269,7 +268,6 @@ static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pending *wait_head, *wait_tail;
 static bool leading;             /* a batch is being resolved and written (write_grouped) */
 
-
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
  * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
  * so nothing they do afterwards can deadlock on it. */
@@ -360,7 +358,8 @@ static size_t person_rows(const pending *p, db_param *row)
     return x->doc.n_persons;
 }
 
-/* Every row of the batch, one array-bound INSERT per table; child rows find their dossier by code. */
+/* Every row of the batch, one array-bound INSERT per table; child rows carry their dossier's id, looked
+ * up by code once the dossier rows are in. */
 static mc_err insert_rows(db_conn *c, pending **items, size_t n)
 {
     db_param rows[BATCH_MAX][DOSSIERS_ROW_COLS], hist[BATCH_MAX][HISTORY_ROW_COLS], keys[BATCH_MAX][IDEM_ROW_COLS];
