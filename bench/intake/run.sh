@@ -31,13 +31,25 @@ echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-64})"
 # whether database work ever stalls the loop.
 python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &
 hpid=$!
+# CPU used during the load (utime + stime, in clock ticks) by motcuad and by MariaDB, per dossier
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+mpid=$(cat "$MOTCUA_RUN/mariadb/mysqld.pid")
+m0=$(ticks $pid); d0=$(ticks "$mpid")
 wrk_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/intake/post.lua "http://127.0.0.1:$port/v1/dossiers" | tail -1)
+m1=$(ticks $pid); d1=$(ticks "$mpid")
 wait $hpid
 echo "$wrk_out"
+awk -v m=$((m1 - m0)) -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" \
+    -v n="$(sed -n 's/.*wrk_requests=\([0-9]*\).*/\1/p' <<<"$wrk_out")" \
+    'BEGIN { printf "cpu_ms_per_dossier motcuad=%.3f mariadb=%.3f\n", m * 1000 / hz / n, d * 1000 / hz / n }'
 cat "$MOTCUA_RUN/health.out"
 echo "== raw ceiling: $conns connections, single-row durable inserts of $((bytes + 600)) bytes"
+d0=$(ticks "$mpid")
 raw_out=$("$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)))
+d1=$(ticks "$mpid")
 echo "$raw_out"
+awk -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" -v r="$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$raw_out")" \
+    -v s="$secs" 'BEGIN { printf "cpu_ms_per_raw_insert mariadb=%.3f\n", d * 1000 / hz / (r * s) }'
 echo "== for reference, the same with one shared counter row bumped per transaction (what a gapless sequence costs)"
 "$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)) hot
 rps=$(sed -n 's/.*wrk_rps=\([0-9]*\).*/\1/p' <<<"$wrk_out")
