@@ -31,6 +31,7 @@ typedef struct {
 struct db_conn {
     MYSQL *my;
     bool broken;
+    bool bulk;      /* array binding usable: the server has bulk operations and the DSN did not turn them off */
     char err[256];
     stmt_slot cache[STMT_CACHE_CAP];
     size_t ncache;
@@ -62,7 +63,7 @@ mc_err db_dsn_parse(const char *dsn, db_dsn *out, char *why, size_t whycap)
     const char *at = strrchr(p, '@');
     const char *slash = at ? strchr(at, '/') : NULL;
     if (!at || !slash) {
-        snprintf(why, whycap, "db_dsn: expected mariadb://user:pass@host[:port]/db[?socket=/path]");
+        snprintf(why, whycap, "db_dsn: expected mariadb://user:pass@host[:port]/db[?socket=/path][&bulk=off]");
         return MC_ERR_CONFIG;
     }
     const char *colon = memchr(p, ':', (size_t)(at - p));
@@ -92,13 +93,21 @@ mc_err db_dsn_parse(const char *dsn, db_dsn *out, char *why, size_t whycap)
         snprintf(why, whycap, "db_dsn: database name missing");
         return MC_ERR_CONFIG;
     }
-    if (q) {
-        if (strncmp(q, "?socket=", 8) != 0) {
-            snprintf(why, whycap, "db_dsn: only the 'socket' option is known");
+    out->bulk = true;
+    for (const char *o = q; o && *o; o = strchr(o, '&')) { /* ?name=value[&name=value] */
+        o++;
+        size_t n = strcspn(o, "&");
+        if (n > 7 && strncmp(o, "socket=", 7) == 0) {
+            if ((rc = copy_part(out->socket, sizeof(out->socket), o + 7, n - 7, "socket", why, whycap))) return rc;
+        } else if (n == 7 && strncmp(o, "bulk=on", 7) == 0) {
+            out->bulk = true;
+        } else if (n == 8 && strncmp(o, "bulk=off", 8) == 0) {
+            out->bulk = false;
+        } else {
+            snprintf(why, whycap, "db_dsn: unknown option '%.*s' (known: socket=/path, bulk=on|off)",
+                     (int)(n < 40 ? n : 40), o);
             return MC_ERR_CONFIG;
         }
-        if ((rc = copy_part(out->socket, sizeof(out->socket), q + 8, strlen(q + 8), "socket", why, whycap)))
-            return rc;
     }
     return MC_OK;
 }
@@ -153,6 +162,10 @@ mc_err db_conn_open(const db_dsn *dsn, int timeout_s, db_conn **out, char *why, 
         snprintf(why, whycap, "cannot connect to MariaDB: %s", mysql_error(c->my));
         goto fail;
     }
+    unsigned long caps = 0, ext = 0;
+    if (dsn->bulk && !mariadb_get_infov(c->my, MARIADB_CONNECTION_SERVER_CAPABILITIES, &caps) &&
+        !mariadb_get_infov(c->my, MARIADB_CONNECTION_EXTENDED_SERVER_CAPABILITIES, &ext))
+        c->bulk = !(caps & CLIENT_MYSQL) && (ext & (MARIADB_CLIENT_STMT_BULK_OPERATIONS >> 32));
     *out = c;
     return MC_OK;
 fail:
@@ -279,6 +292,13 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
     if (nrows == 0) return MC_OK;
     if (c->broken) return MC_ERR_DB_UNAVAILABLE;
     if (ncols == 0 || ncols > MAX_PARAMS || nrows > UINT_MAX) return MC_ERR_INTERNAL;
+    if (!c->bulk) { /* MySQL, a proxy without COM_STMT_BULK_EXECUTE, or bulk=off: the same rows one by one */
+        uint64_t sum = 0, one = 0;
+        for (size_t i = 0; i < nrows; i++, sum += one)
+            if ((rc = db_exec(c, sql, &params[i * ncols], ncols, &one, NULL))) return rc;
+        if (affected) *affected = sum;
+        return MC_OK;
+    }
     if ((rc = get_stmt(c, sql, &st))) return rc;
     if (mysql_stmt_param_count(st) != ncols) {
         snprintf(c->err, sizeof(c->err), "parameter count mismatch for: %.80s", sql);

@@ -18,9 +18,10 @@ typedef struct db_dsn {
     unsigned port;
     char dbname[64];
     char socket[256];
+    bool bulk;          /* bulk=on|off (default on): array binding when the server supports it */
 } db_dsn;
 
-/* Parse "mariadb://user:pass@host[:port]/db[?socket=/path]". */
+/* Parse "mariadb://user:pass@host[:port]/db[?socket=/path][&bulk=off]" (options in any order). */
 mc_err db_dsn_parse(const char *dsn, db_dsn *out, char *why, size_t whycap);
 
 typedef struct db_conn db_conn;
@@ -57,7 +58,8 @@ mc_err db_exec(db_conn *c, const char *sql, const db_param *params, size_t npara
 
 /* Execute sql once per row in one round trip (array binding): params holds nrows rows of ncols values,
  * row-major. Each column keeps one type (NULLs aside). Only for INSERT/UPDATE/DELETE; no streamed blobs,
- * so the caller keeps the rows under max_allowed_packet. */
+ * so the caller keeps the rows under max_allowed_packet. Where the server (or a proxy) has no bulk
+ * operations, or the DSN says bulk=off, the rows go one statement each, with the same result. */
 mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows,
                     uint64_t *affected);
 

@@ -29,7 +29,7 @@ static const config_row rows[] = {
     ROW_S(listen_addr, "127.0.0.1", "address the HTTP API binds to"),
     ROW_I(listen_port, "8080", 1, 65535, "TCP port of the HTTP API"),
     ROW_S(db_dsn, "mariadb://motcua:motcua-dev@localhost/motcua?socket=" SRC "/.run/mariadb/mysqld.sock",
-          "MariaDB target: mariadb://user:pass@host[:port]/db[?socket=/path]"),
+          "MariaDB target: mariadb://user:pass@host[:port]/db[?socket=/path][&bulk=off]"),
     ROW_I(db_pool_size, "8", 1, 128, "database worker threads, one connection each"),
     ROW_I(db_queue_cap, "2048", 16, 1000000, "requests waiting for a database worker before 503"),
     ROW_I(db_connect_timeout_s, "2", 1, 60, "connect timeout towards MariaDB (seconds); reads and writes time out after 30 s"),

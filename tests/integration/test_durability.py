@@ -69,6 +69,9 @@ try:
     H.check(p.returncode != 0 and "xml_max_depth" in p.stderr, "non-integer names the key")
     p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_LOG_LEVEL="DEBUG"), capture_output=True, text=True, timeout=30)
     H.check(p.returncode != 0 and "log_level" in p.stderr, "unknown log level names the key")
+    p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_DB_DSN=s.env["MOTCUA_DB_DSN"] + "&bulk=maybe"),
+                       capture_output=True, text=True, timeout=30)
+    H.check(p.returncode != 0 and "bulk" in p.stderr, "an unknown DSN option value names it: %r" % p.stderr[:200])
     s.sql("INSERT INTO schema_version (version, name, applied_at) VALUES (999, '999_future.sql', UTC_TIMESTAMP())")
     p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_LISTEN_PORT=str(H.free_port())), capture_output=True, text=True, timeout=30)
     H.check(p.returncode != 0 and "newer" in p.stderr, "schema newer than the build refuses to start: %r" % p.stderr[:200])
