@@ -60,9 +60,16 @@ try:
             probe.append((time.time() - a) * 1e3)
             time.sleep(0.01)
 
+    def db_counters():  # the server's statement counters (global: nothing else uses this MariaDB meanwhile)
+        rows = H.mariadb("sql", "-N", "-B", "-e", "SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions',"
+                         " 'Com_select', 'Com_insert', 'Com_update', 'Com_commit', 'Innodb_data_fsyncs')").stdout
+        return {k: int(v) for k, v in (l.split("\t") for l in rows.splitlines())}
+
     prober = threading.Thread(target=health)
     prober.start()
+    before = db_counters()
     out = subprocess.run([OFFICIALS, "http://127.0.0.1:%d" % s.port, kf, cf_], capture_output=True, text=True).stdout
+    after = db_counters()
     stop.set()
     prober.join()
     line = dict(kv.split("=") for kv in out.splitlines()[0].split())
@@ -73,6 +80,10 @@ try:
     print("completed=%d results_signed=%d errors=%s officials_phase=%.1fs completed_per_s=%.0f" % (
         done, results, line["errors"], t_work, rate))
     print("\n".join(out.splitlines()[1:]))
+    per = {k: (after[k] - before[k]) / N for k in after}
+    print("db_per_completed_dossier statements=%.1f selects=%.1f inserts=%.1f updates=%.1f commits=%.1f fsyncs=%.1f" % (
+        per["Questions"], per["Com_select"], per["Com_insert"], per["Com_update"], per["Com_commit"],
+        per["Innodb_data_fsyncs"]))
     print("healthz_during_signing samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f" % (
         len(probe), pct(probe, 0.5), pct(probe, 0.99), max(probe) if probe else 0))
     if ceiling:
