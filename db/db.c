@@ -292,7 +292,10 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
     if (nrows == 0) return MC_OK;
     if (c->broken) return MC_ERR_DB_UNAVAILABLE;
     if (ncols == 0 || ncols > MAX_PARAMS || nrows > UINT_MAX) return MC_ERR_INTERNAL;
-    if (!c->bulk) { /* MySQL, a proxy without COM_STMT_BULK_EXECUTE, or bulk=off: the same rows one by one */
+    bool one_by_one = !c->bulk; /* MySQL, a proxy without COM_STMT_BULK_EXECUTE, or bulk=off */
+    for (size_t k = 0; k < ncols * nrows && !one_by_one; k++)
+        one_by_one = long_data(&params[k]); /* a large blob is streamed, which only single rows can do */
+    if (one_by_one) { /* the same rows, one statement each */
         uint64_t sum = 0, one = 0;
         for (size_t i = 0; i < nrows; i++, sum += one)
             if ((rc = db_exec(c, sql, &params[i * ncols], ncols, &one, NULL))) return rc;

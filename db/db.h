@@ -59,7 +59,8 @@ mc_err db_exec(db_conn *c, const char *sql, const db_param *params, size_t npara
 /* Execute sql once per row in one round trip (array binding): params holds nrows rows of ncols values,
  * row-major. Each column keeps one type (NULLs aside). Only for INSERT/UPDATE/DELETE; no streamed blobs,
  * so the caller keeps the rows under max_allowed_packet. Where the server (or a proxy) has no bulk
- * operations, or the DSN says bulk=off, the rows go one statement each, with the same result. */
+ * operations, or the DSN says bulk=off, or a blob is large enough to be streamed (db_exec), the rows go
+ * one statement each, with the same result. */
 mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows,
                     uint64_t *affected);
 

@@ -1,6 +1,7 @@
 """Intake over HTTP against a real motcuad and MariaDB: every procedure's valid and invalid sample,
 content negotiation, routing errors, the personal-ID check, auth and scoping, readiness."""
 import re
+import hashlib
 import harness as H
 
 s = H.Stack("intake")
@@ -66,6 +67,14 @@ try:
     H.check(r.status == 415 and r.json()["type"].endswith("/unsupported-media-type"), "wrong content type -> 415")
     r = s.submit(good, ctype="text/xml; charset=utf-8")
     H.check(r.status == 201, "text/xml with charset accepted")
+    # a large valid dossier (~600 KiB of comments): its bytes are streamed to MariaDB, stored exactly
+    large = good.replace(b"<ward>", b"".join(b"<!-- %s -->\n" % (b"c" * 60000) for _ in range(10)) + b"<ward>", 1)
+    r = s.submit(large)
+    H.check(r.status == 201, "a %d-byte valid dossier -> 201, got %d" % (len(large), r.status))
+    if r.status == 201:
+        stored = s.sql("SELECT LENGTH(body), UPPER(SHA2(body, 256)) FROM dossier WHERE code = '%s'" % r.json()["dossierCode"])
+        H.check(stored == "%d\t%s" % (len(large), hashlib.sha256(large).hexdigest().upper()),
+                "the large dossier is stored byte for byte")
     big = b"<a>" + b"x" * (2 * 1024 * 1024) + b"</a>"
     r = s.submit(big)
     H.check(r.status == 413, "2 MiB body over xml_max_bytes -> 413, got %d" % r.status)
