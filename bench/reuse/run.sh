@@ -3,7 +3,7 @@
 # really signed results: POST /v1/dossiers (marriage registrations, wrk -c64) without reuse (TP3
 # uploaded), with reuse and a cold cache (holders spread over all N: every link is a full strict
 # re-verification), and with reuse and a warm cache (5,000 holders). Not part of ctest.
-# usage: bench/reuse/run.sh [seconds] [N]
+# usage: [WARD_KEY=rsa|ec] bench/reuse/run.sh [seconds] [N]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -22,9 +22,16 @@ export MOTCUA_DB_DSN="mariadb://motcua:motcua-dev@localhost/motcua_test_bench_re
 KEY=$("$build/motcua-admin" client create --role portal --name bench | sed -n 's/^API key.*: //p')
 export KEY
 echo "== build: Release, $(git rev-parse --short HEAD 2>/dev/null || echo unknown); $(nproc) cores"
-echo "== seeding $n signed results (ECDSA P-256 ward key), then the strict verifier on a sample"
-"$build/bench/reuse/bench-reuse-seed" "$MOTCUA_DB_DSN" "$MOTCUA_RUN/certs/ward-20242-ec.key" \
-    "$MOTCUA_RUN/certs/ward-20242-ec.crt" "$MOTCUA_RUN/certs/ca.crt" schemas/result.xsd "$n"
+# WARD_KEY=rsa (default: the wards' RSA-2048 keys, as deployed by certs/mkdev-ca.sh) or WARD_KEY=ec (ECDSA P-256,
+# whose verification costs several times more)
+case "${WARD_KEY:-rsa}" in
+rsa) wkey=ward-20242; what="RSA-2048" ;;
+ec) wkey=ward-20242-ec; what="ECDSA P-256" ;;
+*) echo "WARD_KEY must be rsa or ec" >&2; exit 2 ;;
+esac
+echo "== seeding $n signed results ($what ward key), then the strict verifier on a sample"
+"$build/bench/reuse/bench-reuse-seed" "$MOTCUA_DB_DSN" "$MOTCUA_RUN/certs/$wkey.key" \
+    "$MOTCUA_RUN/certs/$wkey.crt" "$MOTCUA_RUN/certs/ca.crt" schemas/result.xsd "$n"
 python3 - "$MOTCUA_RUN" <<'PY'
 import re, sys
 run = sys.argv[1]
