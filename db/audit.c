@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,76 @@ out:
 }
 
 mc_err audit_append(db_conn *c, const audit_entry *e) { return audit_append_many(c, e, 1); }
+
+/* ---- group commit of standalone entries (audit_append_alone) ---- */
+
+#define ALONE_BATCH 64    /* entries per transaction */
+#define ALONE_ATTEMPTS 5  /* deadlock/lock-wait retries of one group */
+
+typedef struct waiter {
+    const audit_entry *e;
+    mc_err rc;
+    bool done;
+    pthread_cond_t cv;
+    struct waiter *next;
+} waiter;
+
+static pthread_mutex_t alone_mu = PTHREAD_MUTEX_INITIALIZER;
+static waiter *alone_head, *alone_tail;
+static bool alone_leading;
+
+static mc_err append_own_tx(db_conn *c, const audit_entry *e, size_t n)
+{
+    mc_err rc = MC_ERR_DB_RETRY;
+    for (int attempt = 0; attempt < ALONE_ATTEMPTS && rc == MC_ERR_DB_RETRY; attempt++) {
+        if ((rc = db_begin(c))) continue;
+        if (!(rc = audit_append_many(c, e, n))) rc = db_commit(c);
+        if (rc) db_rollback(c);
+    }
+    return rc;
+}
+
+mc_err audit_append_alone(db_conn *c, const audit_entry *e)
+{
+    canon k;
+    mc_err rc = canon_from_entry(e, "0", "0", "", &k);
+    if (rc) return rc;
+    if (!canon_utf8(&k)) return MC_ERR_INVALID_FIELD; /* checked here, so a bad entry fails alone */
+    waiter me = {.e = e};
+    pthread_cond_init(&me.cv, NULL);
+    pthread_mutex_lock(&alone_mu);
+    if (alone_tail) alone_tail->next = &me;
+    else alone_head = &me;
+    alone_tail = &me;
+    while (!me.done) {
+        if (alone_leading || alone_head != &me) {
+            pthread_cond_wait(&me.cv, &alone_mu);
+            continue;
+        }
+        waiter *batch[ALONE_BATCH];
+        audit_entry entries[ALONE_BATCH];
+        size_t n = 0;
+        for (; alone_head && n < ALONE_BATCH; alone_head = alone_head->next) {
+            batch[n] = alone_head;
+            entries[n++] = *alone_head->e;
+        }
+        if (!alone_head) alone_tail = NULL;
+        alone_leading = true;
+        pthread_mutex_unlock(&alone_mu);
+        rc = append_own_tx(c, entries, n);
+        pthread_mutex_lock(&alone_mu);
+        alone_leading = false;
+        for (size_t i = 0; i < n; i++) {
+            batch[i]->rc = rc;
+            batch[i]->done = true;
+            if (batch[i] != &me) pthread_cond_signal(&batch[i]->cv);
+        }
+        if (alone_head) pthread_cond_signal(&alone_head->cv);
+    }
+    pthread_mutex_unlock(&alone_mu);
+    pthread_cond_destroy(&me.cv);
+    return me.rc;
+}
 
 enum { AV_ID, AV_AT, AV_ACTOR, AV_ROLE, AV_WARD, AV_ACTION, AV_CODE, AV_BEFORE, AV_AFTER, AV_REQID, AV_DETAIL,
        AV_PREV, AV_HASH };

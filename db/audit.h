@@ -41,6 +41,13 @@ mc_err audit_append(db_conn *c, const audit_entry *e);
  * (group-commit intake writes a batch of dossiers per transaction). Same contract as audit_append. */
 mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n);
 
+/* Append one entry that belongs to no other change (an official's read of personal data) in its own
+ * durable transaction, committed together with whatever other such entries are waiting at that moment
+ * (group commit: the first waiter appends them all in one transaction, the others wait for it).
+ * MC_OK only once the row is committed; an invalid entry fails alone, a database error fails the
+ * group it was in (nothing of it is written). Never call it inside an open transaction. */
+mc_err audit_append_alone(db_conn *c, const audit_entry *e);
+
 /* Walk the whole chain in id order in one consistent snapshot: ids gapless from 1, each prev_hash the
  * previous row_hash, each row_hash recomputed from the row, and the head pointing at the last row.
  * MC_OK: intact, *rows_checked rows, *first_bad_id 0. MC_ERR_CONFLICT: broken, *first_bad_id is the

@@ -299,12 +299,7 @@ static mc_err audit_read(http_job *j, db_conn *c, db_rows *d, const char *att_id
     audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
                      .action = "read_personal_data", .dossier_code = col(d, 0, DC_CODE),
                      .request_id = j->request_id, .detail = detail};
-    mc_err rc = db_begin(c);
-    if (rc) return rc;
-    rc = audit_append(c, &e);
-    if (!rc) rc = db_commit(c);
-    else db_rollback(c);
-    return rc;
+    return audit_append_alone(c, &e);
 }
 
 void attach_api_get(http_job *j, db_conn *c)

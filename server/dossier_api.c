@@ -78,18 +78,14 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
     return MC_OK;
 }
 
-/* An official reading a dossier reads personal data: one audit row in its own short transaction, and
- * nothing is sent when it cannot be written (fail closed). */
+/* An official reading a dossier reads personal data: one audit row, committed (with the other reads
+ * arriving together) before anything is sent; nothing is sent when it cannot be written (fail closed). */
 static mc_err audit_official_read(http_job *j, db_conn *c, db_rows *r)
 {
     audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
                      .action = "read_personal_data", .dossier_code = col(r, 0, DC_CODE),
                      .request_id = j->request_id, .detail = "GET dossier"};
-    mc_err rc = db_begin(c);
-    if (rc) return rc;
-    if (!(rc = audit_append(c, &e))) return db_commit(c);
-    db_rollback(c);
-    return rc;
+    return audit_append_alone(c, &e);
 }
 
 void dossier_api_get(http_job *j, db_conn *c) { dossier_api_view(j, c, true); }

@@ -115,14 +115,19 @@ try:
     H.check(rv.status == 409 and s.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'revoke_result'") == "1",
             "a refused second revocation appends nothing")
 
-    # ---- concurrency: group-commit batches and reads interleave on one chain ----
+    # ---- concurrency: group-commit batches and grouped reads interleave on one chain ----
+    reads_before = int(s.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'read_personal_data'"))
+
     def work(i):
-        if i % 4 == 3:
+        if i % 2 == 1:
             return s.req("GET", "/v1/dossiers/" + code, key="official").status
-        return s.submit(H.sample("1.001193"), key="portal2" if i % 2 else "portal").status
-    with cf.ThreadPoolExecutor(16) as ex:
-        st = list(ex.map(work, range(80)))
+        return s.submit(H.sample("1.001193"), key="portal2" if i % 4 else "portal").status
+    with cf.ThreadPoolExecutor(32) as ex:
+        st = list(ex.map(work, range(160)))
     H.check(all(x in (200, 201) for x in st), "concurrent submissions and reads succeed")
+    reads = int(s.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'read_personal_data'")) - reads_before
+    H.check(reads == st.count(200), "one read row per official read answered, reads committed in groups (%d of %d)"
+            % (reads, st.count(200)))
     subs = int(s.sql("SELECT COUNT(*) FROM dossier"))
     H.check(int(s.sql("SELECT COUNT(*) FROM audit_log WHERE action = 'submit'")) == subs,
             "one submit row per stored dossier (%d)" % subs)
