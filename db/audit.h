@@ -37,7 +37,7 @@ typedef struct {
  * must roll back (MC_ERR_DB_RETRY: the whole transaction may be retried). */
 mc_err audit_append(db_conn *c, const audit_entry *e);
 
-/* Append n entries (n >= 1) as n consecutive chained rows with one head lock and one set-based insert
+/* Append n entries (n >= 1) as n consecutive chained rows with one head lock and one array-bound insert
  * (group-commit intake writes a batch of dossiers per transaction). Same contract as audit_append. */
 mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n);
 
