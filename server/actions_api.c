@@ -110,23 +110,12 @@ void actions_cursor_encode(const char *key, uint64_t id, char *out, size_t cap)
     hex_encode((const unsigned char *)raw, (size_t)n, out);
 }
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9') return ch - '0';
-    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-    return -1;
-}
-
 mc_err actions_cursor_decode(const char *cursor, char *key, size_t keycap, uint64_t *id)
 {
     char raw[64];
     size_t n = cursor ? strlen(cursor) : 0;
     if (n == 0 || n % 2 || n / 2 >= sizeof(raw)) return MC_ERR_BAD_REQUEST;
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = hexval(cursor[2 * i]), lo = hexval(cursor[2 * i + 1]);
-        if (hi < 0 || lo < 0) return MC_ERR_BAD_REQUEST;
-        raw[i] = (char)(hi << 4 | lo);
-    }
+    if (!hex_decode(cursor, n / 2, (unsigned char *)raw)) return MC_ERR_BAD_REQUEST;
     raw[n / 2] = '\0';
     char *bar = strchr(raw, '|');
     if (!bar || bar - raw != 26 || (size_t)(bar - raw) >= keycap) return MC_ERR_BAD_REQUEST;
@@ -166,15 +155,6 @@ static time_t db_t(const char *s)
     return t == (time_t)-1 ? 0 : t;
 }
 
-static json_t *local_time(const app *a, const char *db_utc)
-{
-    char buf[CALENDAR_FMT_CAP + 8];
-    time_t t = db_utc ? tfmt_db_parse(db_utc) : (time_t)-1;
-    if (t == (time_t)-1) return json_null();
-    calendar_format_local(a->cal, t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* The local offset the calendar renders times in (from its "+HH:MM" suffix). */
@@ -195,15 +175,6 @@ static workflow_role client_role(const http_job *j)
     return r;
 }
 
-static bool visible(const http_job *j, db_rows *r)
-{
-    const auth_client *cl = &j->client;
-    if (cl->role == ROLE_OFFICIAL) return cl->ward[0] && strcmp(cl->ward, col(r, 0, AC_WARD)) == 0;
-    if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
-        return strtoull(col(r, 0, AC_CLIENT), NULL, 10) == cl->id;
-    return false;
-}
-
 /* The actions this client may take from state, as a JSON array. */
 static json_t *allowed_json(workflow_state st, workflow_role role)
 {
@@ -222,15 +193,15 @@ static json_t *workflow_json(const http_job *j, db_rows *r)
     time_t now = time(NULL);
     bool overdue = actions_overdue(db_t(col(r, 0, AC_DUE)), db_t(col(r, 0, AC_FINISHED)), db_t(col(r, 0, AC_PAUSED)), now);
     json_object_set_new(o, "assignee", str_or_null(col(r, 0, AC_ASSIGNEE)));
-    json_object_set_new(o, "pausedAt", local_time(j->app, col(r, 0, AC_PAUSED)));
+    json_object_set_new(o, "pausedAt", reply_local_time(j->app->cal, col(r, 0, AC_PAUSED)));
     json_object_set_new(o, "feeVnd", col(r, 0, AC_FEE) ? json_integer(atoll(col(r, 0, AC_FEE))) : json_null());
-    json_object_set_new(o, "paidAt", local_time(j->app, col(r, 0, AC_PAID)));
+    json_object_set_new(o, "paidAt", reply_local_time(j->app->cal, col(r, 0, AC_PAID)));
     json_object_set_new(o, "paymentRef", str_or_null(col(r, 0, AC_PAYMENT_REF)));
     json_object_set_new(o, "outcomeReason", str_or_null(col(r, 0, AC_OUTCOME_REASON)));
     json_object_set_new(o, "resultId", str_or_null(col(r, 0, AC_RESULT_ID)));
     if (col(r, 0, AC_RESULT_ID)) json_object_set_new(o, "resultHref", json_pack("s+", "/v1/results/", col(r, 0, AC_RESULT_ID)));
-    json_object_set_new(o, "finishedAt", local_time(j->app, col(r, 0, AC_FINISHED)));
-    json_object_set_new(o, "rescheduledTo", local_time(j->app, col(r, 0, AC_RESCHEDULED)));
+    json_object_set_new(o, "finishedAt", reply_local_time(j->app->cal, col(r, 0, AC_FINISHED)));
+    json_object_set_new(o, "rescheduledTo", reply_local_time(j->app->cal, col(r, 0, AC_RESCHEDULED)));
     json_object_set_new(o, "overdue", json_boolean(overdue));
     if (workflow_state_parse(col(r, 0, AC_STATE), &st) == MC_OK)
         json_object_set_new(o, "allowedActions", allowed_json(st, client_role(j)));
@@ -462,7 +433,7 @@ static mc_err tx_open(action_tx *t, db_rows **r, workflow_state *st, unsigned *v
     mc_err rc = db_begin(t->c);
     if (rc) return tx_fail(t, rc, "could not start the transaction");
     if ((rc = actions_lock(t->c, t->code, r))) return tx_fail(t, rc, "could not read the dossier");
-    if (db_rows_count(*r) == 0 || !visible(t->j, *r))
+    if (db_rows_count(*r) == 0 || !auth_sees_dossier(&t->j->client, col(*r, 0, AC_WARD), col(*r, 0, AC_CLIENT)))
         return tx_fail(t, MC_ERR_NOT_FOUND, "no dossier with this code is visible to this client");
     *version = (unsigned)strtoul(col(*r, 0, AC_VERSION), NULL, 10);
     if ((rc = actions_if_match(t->j->if_match, *version))) {
@@ -974,13 +945,13 @@ void actions_api_queue(http_job *j, db_conn *c)
         json_object_set_new(e, "procedure", json_string(col(r, i, AQ_PROCEDURE)));
         json_object_set_new(e, "state", json_string(col(r, i, AQ_STATE)));
         json_object_set_new(e, "nationalStatus", json_integer(atoi(col(r, i, AQ_NATIONAL))));
-        json_object_set_new(e, "receivedAt", local_time(j->app, col(r, i, AQ_RECEIVED)));
-        json_object_set_new(e, "dueAt", local_time(j->app, col(r, i, AQ_DUE)));
+        json_object_set_new(e, "receivedAt", reply_local_time(j->app->cal, col(r, i, AQ_RECEIVED)));
+        json_object_set_new(e, "dueAt", reply_local_time(j->app->cal, col(r, i, AQ_DUE)));
         json_object_set_new(e, "overdue", json_boolean(strcmp(col(r, i, AQ_OVERDUE), "1") == 0));
         json_object_set_new(e, "assignee", str_or_null(col(r, i, AQ_ASSIGNEE)));
-        json_object_set_new(e, "pausedAt", local_time(j->app, col(r, i, AQ_PAUSED)));
-        json_object_set_new(e, "finishedAt", local_time(j->app, col(r, i, AQ_FINISHED)));
-        json_object_set_new(e, "rescheduledTo", local_time(j->app, col(r, i, AQ_RESCHEDULED)));
+        json_object_set_new(e, "pausedAt", reply_local_time(j->app->cal, col(r, i, AQ_PAUSED)));
+        json_object_set_new(e, "finishedAt", reply_local_time(j->app->cal, col(r, i, AQ_FINISHED)));
+        json_object_set_new(e, "rescheduledTo", reply_local_time(j->app->cal, col(r, i, AQ_RESCHEDULED)));
         snprintf(etag, sizeof(etag), "\"v%s\"", col(r, i, AQ_VERSION));
         json_object_set_new(e, "etag", json_string(etag));
         json_object_set_new(e, "href", json_pack("s+", "/v1/dossiers/", col(r, i, AQ_CODE)));

@@ -82,13 +82,8 @@ static db_rows *load(http_job *j, db_conn *c, const char *code, bool submitter_o
         reply_problem(&j->out, rc, j->path, "could not read the dossier", NULL);
         return NULL;
     }
-    bool ok = false;
-    const auth_client *cl = &j->client;
-    if (db_rows_count(r) == 1) {
-        if (cl->role == ROLE_OFFICIAL) ok = !submitter_only && cl->ward[0] && strcmp(cl->ward, col(r, 0, DC_WARD)) == 0;
-        else if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
-            ok = strtoull(col(r, 0, DC_CLIENT), NULL, 10) == cl->id;
-    }
+    bool ok = db_rows_count(r) == 1 && !(submitter_only && j->client.role == ROLE_OFFICIAL) &&
+              auth_sees_dossier(&j->client, col(r, 0, DC_WARD), col(r, 0, DC_CLIENT));
     if (!ok) {
         db_rows_free(r);
         reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path, "no dossier with this code is visible to this client", NULL);

@@ -64,6 +64,14 @@ mc_err auth_key_new(char *key, size_t cap, char prefix[13], unsigned char hash[3
 static const struct { auth_role role; const char *name; } role_names[] = {
     {ROLE_PORTAL, "portal"}, {ROLE_NATIONAL, "national"}, {ROLE_OFFICIAL, "official"}, {ROLE_MONITOR, "monitor"}};
 
+bool auth_sees_dossier(const auth_client *cl, const char *ward, const char *submitter)
+{
+    if (cl->role == ROLE_OFFICIAL) return cl->ward[0] && ward && strcmp(cl->ward, ward) == 0;
+    if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
+        return submitter && strtoull(submitter, NULL, 10) == cl->id;
+    return false;
+}
+
 auth_role auth_role_parse(const char *name)
 {
     for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++)

@@ -22,6 +22,9 @@ typedef struct {
 mc_err auth_key_new(char *key, size_t cap, char prefix[13], unsigned char hash[32]);
 void auth_key_hash(const char *key, size_t len, unsigned char hash[32]);
 auth_role auth_role_parse(const char *name);
+/* Dossier scoping: an official sees its own ward's dossiers, a portal or the national portal the ones
+ * it submitted (submitter: the dossier's client_id as text), any other role none. */
+bool auth_sees_dossier(const auth_client *cl, const char *ward, const char *submitter);
 const char *auth_role_name(auth_role r);
 
 typedef struct auth_cache auth_cache;

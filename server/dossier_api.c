@@ -13,27 +13,8 @@
 #include "migrate.h"
 #include "pid.h"
 #include "reuse.h"
-#include "tfmt.h"
 
 static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
-
-static json_t *local_time(const app *a, const char *db_utc)
-{
-    char buf[40];
-    time_t t = tfmt_db_parse(db_utc);
-    if (t == (time_t)-1) return json_null();
-    calendar_format_local(a->cal, t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
-static bool visible(const http_job *j, db_rows *r)
-{
-    const auth_client *cl = &j->client;
-    if (cl->role == ROLE_OFFICIAL) return cl->ward[0] && strcmp(cl->ward, col(r, 0, DC_WARD)) == 0;
-    if (cl->role == ROLE_PORTAL || cl->role == ROLE_NATIONAL)
-        return strtoull(col(r, 0, DC_CLIENT), NULL, 10) == cl->id;
-    return false;
-}
 
 /* Load the dossier named by the path and check scope; on failure j->out is set and NULL returned. */
 static db_rows *load(http_job *j, db_conn *c)
@@ -44,7 +25,7 @@ static db_rows *load(http_job *j, db_conn *c)
         reply_problem(&j->out, rc, j->path, "could not read the dossier", NULL);
         return NULL;
     }
-    if (db_rows_count(r) == 0 || !visible(j, r)) {
+    if (db_rows_count(r) == 0 || !auth_sees_dossier(&j->client, col(r, 0, DC_WARD), col(r, 0, DC_CLIENT))) {
         db_rows_free(r);
         reply_problem(&j->out, MC_ERR_NOT_FOUND, j->path, "no dossier with this code is visible to this client", NULL);
         return NULL;
@@ -69,7 +50,7 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
             json_object_set_new(e, "mismatched", json_string(col(r, i, 4)));
             json_object_set_new(e, "requestId", json_string(col(r, i, 5)));
             json_object_set_new(e, "source", json_string(col(r, i, 6)));
-            json_object_set_new(e, "checkedAt", local_time(j->app, col(r, i, 7)));
+            json_object_set_new(e, "checkedAt", reply_local_time(j->app->cal, col(r, i, 7)));
             json_array_append_new(arr, e);
         }
         json_object_set_new(o, "identityChecks", arr);
@@ -122,8 +103,8 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
     json_object_set_new(o, "state", json_string(col(r, 0, DC_STATE)));
     if (col(r, 0, DC_REASON)) json_object_set_new(o, "statusReason", json_string(col(r, 0, DC_REASON)));
     json_object_set_new(o, "nationalStatus", json_integer(atoi(col(r, 0, DC_NATIONAL))));
-    json_object_set_new(o, "receivedAt", local_time(j->app, col(r, 0, DC_RECEIVED)));
-    json_object_set_new(o, "dueAt", col(r, 0, DC_DUE) ? local_time(j->app, col(r, 0, DC_DUE)) : json_null());
+    json_object_set_new(o, "receivedAt", reply_local_time(j->app->cal, col(r, 0, DC_RECEIVED)));
+    json_object_set_new(o, "dueAt", reply_local_time(j->app->cal, col(r, 0, DC_DUE)));
     json_object_set_new(o, "version", json_integer(atoi(col(r, 0, DC_VERSION))));
     for (size_t i = 0; i < db_rows_count(comps); i++) {
         json_t *c1 = json_object();
@@ -134,7 +115,7 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
         if (col(comps, i, DP_FILE_REF)) json_object_set_new(c1, "fileRef", json_string(col(comps, i, DP_FILE_REF)));
         if (col(comps, i, DP_FILE_NAME)) json_object_set_new(c1, "fileName", json_string(col(comps, i, DP_FILE_NAME)));
         if (col(comps, i, DP_SATISFIED_AT)) {
-            json_object_set_new(c1, "satisfiedAt", local_time(j->app, col(comps, i, DP_SATISFIED_AT)));
+            json_object_set_new(c1, "satisfiedAt", reply_local_time(j->app->cal, col(comps, i, DP_SATISFIED_AT)));
             json_object_set_new(c1, "evidence", json_string(col(comps, i, DP_EVIDENCE)));
         }
         reuse_component_view(j->app, comps, i, c1); /* linked results, sync flags */
@@ -168,7 +149,7 @@ void dossier_api_history(http_job *j, db_conn *c)
     json_object_set_new(o, "dossierCode", json_string(col(r, 0, DC_CODE)));
     for (size_t i = 0; i < db_rows_count(h); i++) {
         json_t *e = json_object();
-        json_object_set_new(e, "at", local_time(j->app, col(h, i, 0)));
+        json_object_set_new(e, "at", reply_local_time(j->app->cal, col(h, i, 0)));
         json_object_set_new(e, "action", json_string(col(h, i, 1)));
         json_object_set_new(e, "fromState", col(h, i, 2) ? json_string(col(h, i, 2)) : json_null());
         json_object_set_new(e, "toState", json_string(col(h, i, 3)));

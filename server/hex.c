@@ -1,4 +1,4 @@
-/* hex.c - the one hexadecimal encoder of the project. */
+/* hex.c - the one hexadecimal encoder (and decoder) of the project. */
 #include "hex.h"
 
 #include <openssl/rand.h>
@@ -12,6 +12,23 @@ void hex_encode(const unsigned char *in, size_t n, char *out)
         out[2 * i + 1] = digits[in[i] & 15];
     }
     out[2 * n] = '\0';
+}
+
+static int digit(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    return -1;
+}
+
+bool hex_decode(const char *hex, size_t n, unsigned char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = digit(hex[2 * i]), lo = hi < 0 ? -1 : digit(hex[2 * i + 1]);
+        if (lo < 0) return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
 }
 
 void hex_random(size_t n, char *out)

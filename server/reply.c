@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "calendar.h"
+#include "tfmt.h"
+
 void reply_clear(reply *r)
 {
     free(r->body);
@@ -88,4 +91,13 @@ void reply_send(struct evhttp_request *req, reply *r, const char *request_id)
     evhttp_send_reply(req, r->status, NULL, buf);
     if (buf) evbuffer_free(buf);
     reply_clear(r);
+}
+
+json_t *reply_local_time(const struct calendar *cal, const char *db_utc)
+{
+    char buf[CALENDAR_FMT_CAP];
+    time_t t = tfmt_db_parse(db_utc);
+    if (t == (time_t)-1) return json_null();
+    calendar_format_local(cal, t, buf, sizeof(buf));
+    return json_string(buf);
 }

@@ -8,6 +8,7 @@
 #include "err.h"
 
 struct evhttp_request;
+struct calendar;
 
 typedef struct reply {
     int status;
@@ -33,5 +34,8 @@ void reply_json_text(reply *r, int status, const char *text, size_t len);
 /* Send r on req (loop thread only) and release r's body. Adds X-Request-Id. */
 void reply_send(struct evhttp_request *req, reply *r, const char *request_id);
 void reply_clear(reply *r);
+/* A UTC DATETIME text read from MariaDB as a local-time JSON string ("…+07:00", calendar_format_local);
+ * JSON null when it is NULL or unreadable. */
+json_t *reply_local_time(const struct calendar *cal, const char *db_utc);
 
 #endif

@@ -480,15 +480,6 @@ out:
 
 static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
 
-static json_t *local_time(const app *a, const char *db_utc)
-{
-    char buf[40];
-    time_t t = db_utc ? tfmt_db_parse(db_utc) : (time_t)-1;
-    if (t == (time_t)-1) return json_null();
-    calendar_format_local(a->cal, t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 /* Officials: every result; portal/national: results of dossiers they submitted. */
 static bool visible(const http_job *j, db_rows *r, size_t i)
 {
@@ -510,13 +501,13 @@ static json_t *summary_json(const http_job *j, db_rows *r, size_t i)
     json_object_set_new(iss, "ward", json_string(col(r, i, RC_WARD)));
     json_object_set_new(iss, "agencyId", json_string(col(r, i, RC_AGENCY)));
     json_object_set_new(o, "issuer", iss);
-    json_object_set_new(o, "issuedAt", local_time(j->app, col(r, i, RC_ISSUED_AT)));
-    json_object_set_new(o, "signedAt", local_time(j->app, col(r, i, RC_SIGNED_AT)));
+    json_object_set_new(o, "issuedAt", reply_local_time(j->app->cal, col(r, i, RC_ISSUED_AT)));
+    json_object_set_new(o, "signedAt", reply_local_time(j->app->cal, col(r, i, RC_SIGNED_AT)));
     json_object_set_new(o, "validUntil", col(r, i, RC_VALID_UNTIL) ? json_string(col(r, i, RC_VALID_UNTIL)) : json_null());
     json_object_set_new(o, "signerCertSha256", json_string(col(r, i, RC_CERT)));
     json_object_set_new(o, "revoked", json_boolean(col(r, i, RC_REVOKED_AT) != NULL));
     if (col(r, i, RC_REVOKED_AT)) {
-        json_object_set_new(o, "revokedAt", local_time(j->app, col(r, i, RC_REVOKED_AT)));
+        json_object_set_new(o, "revokedAt", reply_local_time(j->app->cal, col(r, i, RC_REVOKED_AT)));
         json_object_set_new(o, "revocationReason", json_string(col(r, i, RC_REVOKED_REASON)));
     }
     json_object_set_new(o, "href", json_pack("s+", "/v1/results/", col(r, i, RC_RESULT_ID)));
@@ -772,7 +763,7 @@ void results_api_verify(http_job *j, db_conn *c)
     json_object_set_new(o, "inRepository", json_boolean(row != NULL));
     json_object_set_new(o, "revoked", json_boolean(row && col(row, 0, RC_REVOKED_AT)));
     if (row && col(row, 0, RC_REVOKED_AT)) {
-        json_object_set_new(o, "revokedAt", local_time(j->app, col(row, 0, RC_REVOKED_AT)));
+        json_object_set_new(o, "revokedAt", reply_local_time(j->app->cal, col(row, 0, RC_REVOKED_AT)));
         json_object_set_new(o, "revocationReason", json_string(col(row, 0, RC_REVOKED_REASON)));
     }
     if (valid) {

@@ -15,12 +15,12 @@
 
 #include "audit.h"
 #include "dossiers.h"
+#include "hex.h"
 #include "http.h"
 #include "log.h"
 #include "pid.h"
 #include "results_api.h"
 #include "reuse_sql.h"
-#include "tfmt.h"
 #include "xverify.h"
 
 /* ---------------- who may hold the result ---------------- */
@@ -146,17 +146,6 @@ void reuse_cache_reset(void)
     pthread_mutex_unlock(&cache_mu);
 }
 
-static bool unhex32(const char *hex, unsigned char out[32])
-{
-    if (!hex || strlen(hex) != 64) return false;
-    for (int i = 0; i < 32; i++) {
-        unsigned v = 0;
-        if (sscanf(hex + 2 * i, "%2x", &v) != 1) return false;
-        out[i] = (unsigned char)v;
-    }
-    return true;
-}
-
 /* The stored result rid, known to MariaDB by the SHA-256 of its bytes: found verified in the cache, or
  * its bytes fetched and verified (then cached under the hash of the bytes actually verified). true
  * with *e filled; false with slug set. Tampered bytes hash differently, so they never hit an entry
@@ -170,7 +159,7 @@ static bool verified(const struct xverify_trust *trust, db_conn *c, const char *
     xverify_report *rep = NULL;
     bool ok = false;
     memset(e, 0, sizeof(*e));
-    if (unhex32(sha_hex, sha) && cache_get(sha, e)) {
+    if (sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha) && cache_get(sha, e)) {
         out->cache_hits++;
         return true;
     }
@@ -421,15 +410,6 @@ mc_err reuse_resolve_many(const struct xverify_trust *trust, db_conn *c, const c
 
 /* ---------------- JSON ---------------- */
 
-static json_t *local_time(const app *a, const char *db_utc)
-{
-    char buf[40];
-    time_t t = db_utc ? tfmt_db_parse(db_utc) : (time_t)-1;
-    if (t == (time_t)-1) return json_null();
-    calendar_format_local(a->cal, t, buf, sizeof(buf));
-    return json_string(buf);
-}
-
 static json_t *result_json(const app *a, const char *id, const char *type, const char *ward, const char *agency,
                            const char *issued_at)
 {
@@ -439,7 +419,7 @@ static json_t *result_json(const app *a, const char *id, const char *type, const
     json_object_set_new(iss, "ward", ward ? json_string(ward) : json_null());
     json_object_set_new(iss, "agencyId", agency ? json_string(agency) : json_null());
     json_object_set_new(o, "issuer", iss);
-    json_object_set_new(o, "issuedAt", local_time(a, issued_at));
+    json_object_set_new(o, "issuedAt", reply_local_time(a->cal, issued_at));
     json_object_set_new(o, "href", json_pack("s+", "/v1/results/", id));
     return o;
 }
@@ -492,7 +472,7 @@ void reuse_component_view(const app *a, db_rows *comps, size_t i, json_t *target
                                   col(comps, i, DP_RESULT_AGENCY), col(comps, i, DP_ISSUED_AT));
         json_object_set_new(res, "revoked", json_boolean(col(comps, i, DP_REVOKED_AT) != NULL));
         if (col(comps, i, DP_REVOKED_AT))
-            json_object_set_new(res, "revokedAt", local_time(a, col(comps, i, DP_REVOKED_AT)));
+            json_object_set_new(res, "revokedAt", reply_local_time(a->cal, col(comps, i, DP_REVOKED_AT)));
         json_object_set_new(target, "result", res);
     }
     /* the national sync's per-component flags */
@@ -504,7 +484,7 @@ void reuse_flag_view(const app *a, const char *flag, const char *flagged_at, jso
 {
     if (flag)
         json_object_set_new(o, "reuseFlag",
-                            json_pack("{s:s, s:o}", "reason", flag, "flaggedAt", local_time(a, flagged_at)));
+                            json_pack("{s:s, s:o}", "reason", flag, "flaggedAt", reply_local_time(a->cal, flagged_at)));
 }
 
 /* ---------------- preview ---------------- */
