@@ -18,7 +18,7 @@ static mc_err load_all(db_conn *c, const catalog *cat, size_t *nprocs, size_t *n
     for (size_t i = 0; i < catalog_count(cat); i++) {
         const catalog_proc *p = catalog_at(cat, i);
         db_param pp[] = {db_str(p->code), db_str(p->name_vi), db_str(p->name_en), db_i64(p->time_limit.kind),
-                         db_i64(p->time_limit.days), db_str(p->result_type[0] ? p->result_type : NULL)};
+                         db_i64(p->time_limit.days), db_str_opt(p->result_type)};
         if ((rc = db_exec(c,
                           "INSERT INTO procedure_def (code, name_vi, name_en, time_limit_kind, time_limit_days,"
                           " result_type, loaded_at) VALUES (?,?,?,?,?,?, UTC_TIMESTAMP(6))"

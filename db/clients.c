@@ -8,7 +8,7 @@
 mc_err clients_insert(db_conn *c, const char *name, const char *role, const char *ward, const char *prefix,
                       const unsigned char hash[32], uint64_t *id)
 {
-    db_param p[] = {db_str(name), db_str(role), ward && *ward ? db_str(ward) : db_null(), db_str(prefix),
+    db_param p[] = {db_str(name), db_str(role), db_str_opt(ward), db_str(prefix),
                     db_blob(hash, 32)};
     return db_exec(c,
                    "INSERT INTO api_client (name, role, ward, key_prefix, key_hash, created_at)"

@@ -49,6 +49,8 @@ static inline db_param db_str(const char *s)
 static inline db_param db_blob(const void *p, size_t n) { return (db_param){DB_P_BLOB, p, n, 0}; }
 static inline db_param db_i64(long long v) { return (db_param){DB_P_I64, NULL, 0, v}; }
 static inline db_param db_null(void) { return (db_param){DB_P_NULL, NULL, 0, 0}; }
+/* An optional text: NULL or "" is SQL NULL. */
+static inline db_param db_str_opt(const char *s) { return s && *s ? db_str(s) : db_null(); }
 
 /* Execute a statement (text must be a string literal: it keys the per-connection statement cache).
  * Errors: MC_ERR_CONFLICT (duplicate key), MC_ERR_DB_RETRY (deadlock/lock wait),

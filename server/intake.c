@@ -303,8 +303,6 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
     return rc;
 }
 
-static db_param opt_str(const char *v) { return v && *v ? db_str(v) : db_null(); }
-
 /* p's dossier row for dossiers_insert; the formatted times live in p's context until the insert. */
 static void dossier_row(pending *p, db_param *row)
 {
@@ -318,7 +316,7 @@ static void dossier_row(pending *p, db_param *row)
         db_str(x->code), db_str(x->proc->code), db_str(x->doc.ward), db_str(x->unit->agency_id),
         db_i64(CHANNEL_ONLINE), db_str(x->source), db_i64((long long)j->client.id), db_str(x->doc.applicant.pid),
         db_str(x->doc.applicant.full_name), db_str(x->doc.applicant.birth_date), db_str(x->gender),
-        opt_str(x->doc.phone), opt_str(x->doc.email), opt_str(x->doc.address), db_str(x->doc.summary),
+        db_str_opt(x->doc.phone), db_str_opt(x->doc.email), db_str_opt(x->doc.address), db_str(x->doc.summary),
         db_str(STATE_SUBMITTED), db_i64(NATIONAL_NEW), db_str(x->received_db),
         x->has_due ? db_str(x->due_db) : db_null(), db_blob(x->sha, 32), db_blob(j->body, j->body_len),
         db_str(x->receipt), db_i64((long long)x->declared)};
@@ -337,9 +335,9 @@ static size_t component_rows(const pending *p, db_param *row, char (*evidence)[R
         const db_param r[COMPONENT_ROW_COLS] = {
             db_i64((long long)p->id), db_str(it->component->code), db_str(it->component->name_vi),
             db_i64(it->component->required), db_str(catalog_how_name(it->how)),
-            it->how == CATALOG_HOW_UPLOAD ? opt_str(it->ref) : db_null(),
-            dc && dc->kind == DOSSIER_COMP_FILE ? opt_str(dc->file_name) : db_null(),
-            it->how == CATALOG_HOW_RESULT ? opt_str(it->ref) : db_null(),
+            it->how == CATALOG_HOW_UPLOAD ? db_str_opt(it->ref) : db_null(),
+            dc && dc->kind == DOSSIER_COMP_FILE ? db_str_opt(dc->file_name) : db_null(),
+            it->how == CATALOG_HOW_RESULT ? db_str_opt(it->ref) : db_null(),
             reuse[0], reuse[1].type == DB_P_NULL ? db_i64(0) : reuse[1], reuse[2], reuse[2], reuse[3]};
         memcpy(row, r, sizeof(r));
     }
@@ -352,7 +350,8 @@ static size_t person_rows(const pending *p, db_param *row)
     for (size_t i = 0; i < x->doc.n_persons; i++, row += PERSON_ROW_COLS) {
         const dossier_person *dp = &x->doc.persons[i];
         const db_param r[PERSON_ROW_COLS] = {db_i64((long long)p->id), db_i64((long long)i + 1), db_str(dp->role),
-                                             opt_str(dp->pid), opt_str(dp->full_name), opt_str(dp->birth_date)};
+                                             db_str_opt(dp->pid), db_str_opt(dp->full_name),
+                                             db_str_opt(dp->birth_date)};
         memcpy(row, r, sizeof(r));
     }
     return x->doc.n_persons;
