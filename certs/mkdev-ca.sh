@@ -132,6 +132,9 @@ openssl ca -batch -gencrl -config "$DB/openssl.cnf" -cert "$OUT/ca.crt" -keyfile
     -crlexts ext_crl -out "$OUT/crl.pem.tmp" 2>"$DB/crl.log" || { cat "$DB/crl.log" >&2; exit 1; }
 mv "$OUT/crl.pem.tmp" "$OUT/crl.pem"
 
+# motcuad's verification-mark key (docs/reuse.md): a server secret, not a certificate key; kept once made.
+[ -s "$OUT/mark.key" ] || openssl rand -out "$OUT/mark.key" 32
+
 # Certificates and the CRL are public; keys stay 0600.
 chmod 0644 "$OUT"/*.crt "$OUT/crl.pem"
 chmod 0600 "$OUT"/*.key

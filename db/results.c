@@ -75,3 +75,27 @@ mc_err results_revoke(db_conn *c, const char *result_id, const char *reason, uin
                    " WHERE result_id = ? AND revoked_at IS NULL",
                    p, 3, affected, NULL);
 }
+
+mc_err results_mark_put(db_conn *c, const results_mark_row *m)
+{
+    db_param p[] = {db_blob(m->sha256, 32), db_blob(m->trust, 32), db_str(m->result_id), db_str(m->result_type),
+                    db_str(m->holder_pid), db_str(m->valid_until), db_str(m->deceased_pid), db_blob(m->mac, 32)};
+    /* a re-mark (new trust, new key) replaces the old mark of the same bytes */
+    return db_exec(c,
+                   "INSERT INTO result_mark (sha256, trust, result_id, result_type, holder_pid, valid_until,"
+                   " deceased_pid, mac, marked_at) VALUES (?,?,?,?,?,?,?,?, UTC_TIMESTAMP(6))"
+                   " ON DUPLICATE KEY UPDATE trust = VALUES(trust), result_id = VALUES(result_id),"
+                   " result_type = VALUES(result_type), holder_pid = VALUES(holder_pid),"
+                   " valid_until = VALUES(valid_until), deceased_pid = VALUES(deceased_pid), mac = VALUES(mac),"
+                   " marked_at = VALUES(marked_at)",
+                   p, sizeof(p) / sizeof(p[0]), NULL, NULL);
+}
+
+mc_err results_page_bytes(db_conn *c, uint64_t after_id, long limit, db_rows **out)
+{
+    db_param p[] = {db_i64((long long)after_id), db_i64(limit)};
+    return db_query(c,
+                    "SELECT id, result_id, signed_xml FROM result WHERE id > ? AND revoked_at IS NULL"
+                    " ORDER BY id LIMIT ?",
+                    p, 2, out);
+}

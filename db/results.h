@@ -51,4 +51,16 @@ mc_err results_list(db_conn *c, const char *holder_pid, const char *type, uint64
 /* Mark result_id revoked now. *affected is 0 when it is unknown or already revoked. */
 mc_err results_revoke(db_conn *c, const char *result_id, const char *reason, uint64_t by, uint64_t *affected);
 
+/* A verification mark (db/migrations/008_result_marks.sql; made and checked by server/rmark.c). */
+typedef struct results_mark_row {
+    const unsigned char *sha256;  /* 32 bytes: SHA-256 of the signed bytes verified */
+    const unsigned char *trust;   /* 32 bytes: the verifier's trust fingerprint */
+    const char *result_id, *result_type, *holder_pid, *valid_until, *deceased_pid; /* "" when absent */
+    const unsigned char *mac;     /* 32 bytes */
+} results_mark_row;
+/* Store the mark of the bytes with hash m->sha256, replacing an older one of the same bytes. */
+mc_err results_mark_put(db_conn *c, const results_mark_row *m);
+/* Unrevoked results with row id > after_id, by id, at most limit rows: id, result_id, signed_xml. */
+mc_err results_page_bytes(db_conn *c, uint64_t after_id, long limit, db_rows **out);
+
 #endif

@@ -8,14 +8,18 @@ mc_err reuse_sql_candidates(db_conn *c, const char *pids_json, const char *types
     /* newest `per_holder` rows per (holder, type), so one busy holder cannot crowd out the others of a
      * batch; the IN lists ride ix_holder_type (holder_pid, result_type, id) */
     return db_query(c,
-                    "SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at, valid_until,"
-                    " sha FROM (SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at,"
+                    "SELECT k.result_id, k.result_type, k.holder_pid, k.issuer_agency, k.issuer_ward, k.issued_at,"
+                    " k.valid_until, k.sha, LOWER(HEX(m.trust)), m.result_id, m.result_type, m.holder_pid,"
+                    " m.valid_until, m.deceased_pid, LOWER(HEX(m.mac))"
+                    " FROM (SELECT result_id, result_type, holder_pid, issuer_agency, issuer_ward, issued_at,"
                     " valid_until, SHA2(signed_xml, 256) AS sha, ROW_NUMBER() OVER (PARTITION BY holder_pid,"
                     " result_type ORDER BY issued_at DESC, id DESC) AS nth FROM result"
                     " WHERE holder_pid IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v CHAR(12) PATH '$')) AS a)"
                     " AND result_type IN (SELECT v FROM JSON_TABLE(?, '$[*]' COLUMNS (v VARCHAR(32) PATH '$')) AS b)"
-                    " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)) AS ranked"
-                    " WHERE nth <= ? ORDER BY issued_at DESC, result_id DESC",
+                    " AND revoked_at IS NULL AND (valid_until IS NULL OR valid_until >= ?)) AS k"
+                    /* the mark of the bytes as stored now (result_mark's primary key) */
+                    " LEFT JOIN result_mark m ON m.sha256 = UNHEX(k.sha)"
+                    " WHERE k.nth <= ? ORDER BY k.issued_at DESC, k.result_id DESC",
                     p, 4, out);
 }
 

@@ -12,12 +12,18 @@
 #define REUSE_SQL_MAX_TYPES 4    /* result types looked up per dossier */
 
 /* Columns of reuse_sql_candidates, in order. */
-enum { RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_SHA256 };
+enum {
+    RQ_RESULT_ID, RQ_TYPE, RQ_HOLDER, RQ_AGENCY, RQ_WARD, RQ_ISSUED_AT, RQ_VALID_UNTIL, RQ_SHA256,
+    /* the verification mark of those bytes (db/migrations/008_result_marks.sql), all NULL if none */
+    RQ_MARK_TRUST, RQ_MARK_RESULT_ID, RQ_MARK_TYPE, RQ_MARK_HOLDER, RQ_MARK_VALID_UNTIL, RQ_MARK_DECEASED,
+    RQ_MARK_MAC
+};
 /* Unrevoked results held by one of pids (JSON array of personal IDs) of one of types (JSON array of
  * result type codes) whose row is not expired on local date today ("YYYY-MM-DD"), newest first, at
  * most per_holder rows per (holder, type), with
- * the SHA-256 (hex) of the signed bytes as stored now, computed by MariaDB: the bytes themselves are
- * fetched only when that hash is not in the verification cache. *out owned by the caller. */
+ * the SHA-256 (hex) of the signed bytes as stored now, computed by MariaDB, and the verification mark
+ * kept for that hash: the bytes themselves are fetched only when that hash is neither in the
+ * verification cache nor carries a valid mark. *out owned by the caller. */
 mc_err reuse_sql_candidates(db_conn *c, const char *pids_json, const char *types_json, const char *today,
                             long per_holder, db_rows **out);
 

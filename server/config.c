@@ -53,6 +53,9 @@ static const config_row rows[] = {
     ROW_S(sign_dir, SRC "/.run/certs", "ward signing keys: ward-<ward>[.<n>].key/.crt, loaded once at start (docs/signing.md)"),
     ROW_S(trust_ca_file, SRC "/.run/certs/ca.crt", "trust anchors for verifying results (PEM bundle)"),
     ROW_S(crl_file, SRC "/.run/certs/crl.pem", "CRLs checked when verifying results (PEM; empty = none)"),
+    ROW_S(mark_key_file, SRC "/.run/certs/mark.key",
+          "secret key (32-64 random bytes, mode 600) sealing verification marks of results; missing or empty: marks "
+          "off, every first reuse after a start verifies in full (docs/reuse.md)"),
     ROW_L(verify_max_bytes, "262144", 1024, 1048576, "largest document POST /v1/verify accepts (bytes)"),
     ROW_I(verify_rate_rps, "20", 0, 1000000, "POST /v1/verify requests per second per client IP (0 = off)"),
     ROW_S(popdb_url, "", "population database gateway base URL (https://...); empty: identity checks off"),

@@ -35,6 +35,7 @@ typedef struct mc_config {
     char sign_dir[512];
     char trust_ca_file[512];
     char crl_file[512];
+    char mark_key_file[512];
     long verify_max_bytes;
     int verify_rate_rps;
     /* population database (identity checks) */

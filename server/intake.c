@@ -468,7 +468,7 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
  * batch's shared rows), then build its receipt but the code. */
 static void prepare(pending *p)
 {
-    reuse_link_one(results_api_trust(p->j->app->results), p->c, &p->req, p->rows, p->today);
+    reuse_link_one(p->j->app->results, p->c, &p->req, p->rows, p->today);
     p->x->receipt_body = receipt_body(p->j->app, p->x);
 }
 
@@ -486,7 +486,7 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         intake_ctx *x = items[i]->x;
         reqs[i] = (reuse_request){x->proc, &x->doc, NULL, 0, items[i]->j->request_id, &x->plan, &x->reuse};
     }
-    mc_err rc = reuse_fetch_many(results_api_trust(a->results), c, a->cal, reqs, n, &rows, today);
+    mc_err rc = reuse_fetch_many(a->results, c, a->cal, reqs, n, &rows, today);
     if (rc) return rc;
     size_t left = n - 1;
     pthread_mutex_lock(&batch_mu);

@@ -26,6 +26,7 @@
 #include "pid.h"
 #include "results.h"
 #include "reuse_sql.h"
+#include "rmark.h"
 #include "sign.h"
 #include "tfmt.h"
 #include "xmlsafe.h"
@@ -61,6 +62,9 @@ struct results_svc {
     thread_signers *threads;
     auth_limiter *verify_limit;
     size_t verify_max;
+    bool marks_on;               /* a mark key and a trust fingerprint: verification marks (rmark.h) */
+    rmark_key mark_key;
+    unsigned char trust_fp[32];
 };
 
 /* ---------------- start-up: trust and keys ---------------- */
@@ -200,6 +204,30 @@ out:
     closedir(d);
 }
 
+/* The verification-mark key: missing (or mark_key_file empty) turns marks off, a key file that is
+ * there but unfit refuses start-up (config error naming the key). */
+static mc_err load_mark_key(results_svc *s, const mc_config *cfg, char *why, size_t whycap)
+{
+    char kwhy[400] = "";
+    mc_err rc = cfg->mark_key_file[0] ? rmark_key_load(cfg->mark_key_file, &s->mark_key, kwhy, sizeof(kwhy))
+                                      : MC_ERR_NOT_FOUND;
+    if (rc == MC_ERR_NOT_FOUND) {
+        log_msg(LOG_WARN, "results: no mark key (mark_key_file %s): verification marks off, every first reuse of a "
+                "result after a start is verified in full", cfg->mark_key_file[0] ? cfg->mark_key_file : "empty");
+        return MC_OK;
+    }
+    if (rc) {
+        snprintf(why, whycap, "mark_key_file: %s", kwhy);
+        return MC_ERR_CONFIG;
+    }
+    if (!s->trust || !xverify_trust_fingerprint(s->trust, s->trust_fp)) {
+        log_msg(LOG_WARN, "results: no trust to make verification marks under: marks off");
+        return MC_OK;
+    }
+    s->marks_on = true;
+    return MC_OK;
+}
+
 mc_err results_api_svc_new(const mc_config *cfg, results_svc **out, char *why, size_t whycap)
 {
     results_svc *s = calloc(1, sizeof(*s));
@@ -229,6 +257,11 @@ mc_err results_api_svc_new(const mc_config *cfg, results_svc **out, char *why, s
     }
     load_keys(s, cfg->sign_dir);
     if (!s->nkeys) log_msg(LOG_WARN, "results: %s; issuing results is unavailable", s->keys_why);
+    mc_err rc = load_mark_key(s, cfg, why, whycap);
+    if (rc) {
+        results_api_svc_free(s);
+        return rc;
+    }
     *out = s;
     return MC_OK;
 }
@@ -245,6 +278,7 @@ void results_api_svc_free(results_svc *s)
     if (s->tls_ok) pthread_key_delete(s->tls);
     xverify_trust_free(s->trust);
     auth_limiter_free(s->verify_limit);
+    OPENSSL_cleanse(&s->mark_key, sizeof(s->mark_key));
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
@@ -252,6 +286,81 @@ void results_api_svc_free(results_svc *s)
 size_t results_api_svc_wards(const results_svc *s) { return s ? s->nkeys : 0; }
 
 const struct xverify_trust *results_api_trust(const results_svc *s) { return s ? s->trust : NULL; }
+
+const rmark_key *results_api_marks(const results_svc *s, const unsigned char **trust_fp)
+{
+    if (!s || !s->marks_on) return NULL;
+    *trust_fp = s->trust_fp;
+    return &s->mark_key;
+}
+
+mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_t len, bool *marked,
+                        const char **slug)
+{
+    xverify_report *rep = NULL;
+    unsigned char sha[32], mac[32];
+    unsigned int n = 32;
+    rmark m;
+    mc_err rc = MC_OK;
+    *marked = false;
+    *slug = "marks-off";
+    if (!s || !s->marks_on) return MC_OK;
+    if (!(rep = malloc(sizeof(*rep)))) return MC_ERR_NOMEM;
+    if (xverify_result(s->trust, xml, len, rep) != MC_OK || rep->reason != XVERIFY_OK) {
+        *slug = rep->slug;
+        goto out;
+    }
+    EVP_Digest(xml, len, sha, &n, EVP_sha256(), NULL);
+    rmark_from_report(&m, sha, s->trust_fp, rep);
+    if (!rmark_seal(&s->mark_key, &m, mac)) {
+        rc = MC_ERR_INTERNAL;
+        goto out;
+    }
+    results_mark_row row = {.sha256 = m.sha, .trust = m.trust, .result_id = m.result_id,
+                            .result_type = m.result_type, .holder_pid = m.holder, .valid_until = m.valid_until,
+                            .deceased_pid = m.deceased, .mac = mac};
+    if (!(rc = results_mark_put(c, &row))) {
+        *marked = true;
+        *slug = "ok";
+    }
+out:
+    free(rep);
+    return rc;
+}
+
+mc_err results_api_mark_all(const results_svc *s, db_conn *c, long *seen, long *marked, long *refused)
+{
+    db_rows *r = NULL;
+    uint64_t after = 0;
+    mc_err rc = MC_OK;
+    *seen = *marked = *refused = 0;
+    if (!s || !s->marks_on) return MC_ERR_RESULTS_UNAVAILABLE;
+    for (;;) { /* a page per transaction: an interrupted run keeps what it marked */
+        if ((rc = results_page_bytes(c, after, 200, &r)) || db_rows_count(r) == 0) break;
+        if ((rc = db_begin(c))) break;
+        for (size_t i = 0; i < db_rows_count(r) && !rc; i++) {
+            size_t len = 0;
+            const char *xml = db_rows_get(r, i, 2, &len), *slug = NULL;
+            bool ok = false;
+            after = strtoull(db_rows_get(r, i, 0, NULL), NULL, 10);
+            (*seen)++;
+            if ((rc = results_api_mark(s, c, xml, len, &ok, &slug))) break;
+            if (ok) (*marked)++;
+            else {
+                (*refused)++;
+                log_msg(LOG_WARN, "result mark: stored result %s refused by the strict verifier (%s): not marked",
+                        db_rows_get(r, i, 1, NULL), slug);
+            }
+        }
+        rc = rc ? rc : db_commit(c);
+        if (rc) db_rollback(c);
+        db_rows_free(r);
+        r = NULL;
+        if (rc) break;
+    }
+    db_rows_free(r);
+    return rc;
+}
 
 /* The calling thread's signing context for key k, made once per thread with sign_ctx_dup. */
 static sign_ctx *thread_signer(results_svc *s, size_t k, char *why, size_t whycap)
@@ -468,6 +577,17 @@ mc_err results_api_issue(results_svc *s, const catalog *cat, db_conn *c, const c
         snprintf(why, whycap, rc == MC_ERR_CONFLICT ? "result %s exists already" : "cannot store result %s", rid);
         goto out;
     }
+    /* the strict verifier's verdict on the bytes just signed, kept as their mark: reusing the result later
+     * (in any process, after any restart) need not verify it again under the same trust */
+    bool marked = false;
+    const char *slug = NULL;
+    if ((rc = results_api_mark(s, c, xml, xml_len, &marked, &slug))) {
+        snprintf(why, whycap, "cannot store the verification mark of result %s", rid);
+        goto out;
+    }
+    if (!marked && s->marks_on)
+        log_msg(LOG_WARN, "result %s signed with the key of ward %s fails the strict verifier (%s): not marked; "
+                "check trust_ca_file and crl_file against sign_dir", rid, ward, slug);
     snprintf(result_id, cap, "%s", rid);
 out:
     free(xml);

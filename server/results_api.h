@@ -29,6 +29,21 @@ void results_api_svc_free(results_svc *s);
 /* The trust anchors the strict verifier uses (once-only reuse re-verifies with them), or NULL when
  * they are not loaded (or s is NULL). Borrowed: lives as long as s. */
 const struct xverify_trust *results_api_trust(const results_svc *s);
+struct rmark_key;
+/* The verification-mark key and (in *trust_fp) the trust fingerprint marks are made and accepted under,
+ * or NULL when marks are off (no mark_key_file, no trust). Borrowed: lives as long as s. */
+const struct rmark_key *results_api_marks(const results_svc *s, const unsigned char **trust_fp);
+/* Verify the signed bytes xml strictly and, when they pass, store their verification mark (in the
+ * caller's transaction, if any). *marked says whether one was stored; *slug (static) is the verifier's
+ * refusal, or "marks-off" when marks are off (then nothing is verified). Errors: database errors,
+ * MC_ERR_NOMEM, MC_ERR_INTERNAL. */
+mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_t len, bool *marked,
+                        const char **slug);
+/* `motcua-admin result mark`: verify every unrevoked result and mark those that pass (after a change
+ * of trust anchors, CRL entries or mark key, or for results stored before marks existed), one
+ * transaction per page. Counts what it saw, marked and refused (each refusal logged).
+ * MC_ERR_RESULTS_UNAVAILABLE when marks are off. */
+mc_err results_api_mark_all(const results_svc *s, db_conn *c, long *seen, long *marked, long *refused);
 /* Number of wards that can sign. */
 size_t results_api_svc_wards(const results_svc *s);
 

@@ -21,6 +21,7 @@
 #include "pid.h"
 #include "results_api.h"
 #include "reuse_sql.h"
+#include "rmark.h"
 #include "xverify.h"
 
 /* ---------------- who may hold the result ---------------- */
@@ -72,16 +73,14 @@ static const dossier_person *person(const dossier_doc *d, const char *role, size
 
 /* ---------------- cache of verified signatures ---------------- */
 
-/* What a verified document says that reuse needs; only successful verifications are cached (a
- * verified signature over identical bytes stays valid; revocation and expiry are checked per use). */
+static const char *col(db_rows *r, size_t i, size_t c) { return db_rows_get(r, i, c, NULL); }
+
+
+/* A verified document's facts (rmark.h: only successful verifications are kept; a verified signature
+ * over identical bytes stays valid under the same trust; revocation and expiry are checked per use). */
 typedef struct centry {
-    unsigned char sha[32];
+    rmark m;
     bool used;
-    char result_id[REUSE_ID_CAP];
-    char result_type[CATALOG_TYPE_CAP];
-    char holder[DOSSIER_PID_CAP];
-    char valid_until[11];
-    char deceased[DOSSIER_PID_CAP];     /* content field deceased.personalId, "" if none */
 } centry;
 
 /* Set-associative: REUSE_CACHE_WAYS entries per set, so a few hot documents hashing to one set do not
@@ -90,7 +89,7 @@ typedef struct centry {
 static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
 static centry cache[CACHE_SETS][REUSE_CACHE_WAYS];
 static unsigned char cache_next[CACHE_SETS]; /* the way the next insertion into a full set replaces */
-static uint64_t cache_hits, cache_misses;
+static reuse_counters counters;             /* guarded by cache_mu */
 
 static size_t set_of(const unsigned char sha[32])
 {
@@ -98,69 +97,104 @@ static size_t set_of(const unsigned char sha[32])
     return v % CACHE_SETS;
 }
 
-static bool cache_get(const unsigned char sha[32], centry *out)
+static bool cache_get(const unsigned char sha[32], rmark *out)
 {
     bool hit = false;
     pthread_mutex_lock(&cache_mu);
     centry *set = cache[set_of(sha)];
     for (size_t w = 0; w < REUSE_CACHE_WAYS && !hit; w++)
-        if (set[w].used && memcmp(set[w].sha, sha, 32) == 0) {
-            *out = set[w];
+        if (set[w].used && memcmp(set[w].m.sha, sha, 32) == 0) {
+            *out = set[w].m;
             hit = true;
         }
-    if (hit) cache_hits++;
-    else cache_misses++;
+    if (hit) counters.cache_hits++;
     pthread_mutex_unlock(&cache_mu);
     return hit;
 }
 
-static void cache_put(const centry *e)
+static void cache_put(const rmark *m)
 {
-    size_t s = set_of(e->sha), way = REUSE_CACHE_WAYS;
+    size_t s = set_of(m->sha), way = REUSE_CACHE_WAYS;
     pthread_mutex_lock(&cache_mu);
     centry *set = cache[s];
     for (size_t w = 0; w < REUSE_CACHE_WAYS && way == REUSE_CACHE_WAYS; w++)
-        if (!set[w].used || memcmp(set[w].sha, e->sha, 32) == 0) way = w;
+        if (!set[w].used || memcmp(set[w].m.sha, m->sha, 32) == 0) way = w;
     if (way == REUSE_CACHE_WAYS) {
         way = cache_next[s];
         cache_next[s] = (unsigned char)((way + 1) % REUSE_CACHE_WAYS);
     }
-    set[way] = *e;
+    set[way] = (centry){*m, true};
     pthread_mutex_unlock(&cache_mu);
 }
 
-void reuse_cache_counters(uint64_t *hits, uint64_t *misses)
+static void count(size_t *field)
 {
     pthread_mutex_lock(&cache_mu);
-    *hits = cache_hits;
-    *misses = cache_misses;
+    (*field)++;
     pthread_mutex_unlock(&cache_mu);
 }
 
-void reuse_cache_reset(void)
+void reuse_counters_get(reuse_counters *out)
 {
     pthread_mutex_lock(&cache_mu);
-    memset(cache, 0, sizeof(cache));
-    memset(cache_next, 0, sizeof(cache_next));
-    cache_hits = cache_misses = 0;
+    *out = counters;
     pthread_mutex_unlock(&cache_mu);
 }
 
-/* The stored result rid, known to MariaDB by the SHA-256 of its bytes: found verified in the cache, or
- * its bytes fetched and verified (then cached under the hash of the bytes actually verified). true
- * with *e filled; false with slug set. Tampered bytes hash differently, so they never hit an entry
+/* The candidate row's verification mark (result_mark, joined on the hash of the bytes as stored now),
+ * if it is one this server made under the trust it has now. Anything else - no mark, a mark of another
+ * trust (anchors or CRL entries changed since), a mark that does not authenticate (written or edited
+ * without the key) - sends the caller to a full verification. */
+static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i, const unsigned char sha[32],
+                          rmark *m, const char *request_id)
+{
+    const unsigned char *fp = NULL;
+    const rmark_key *key = results_api_marks(rs, &fp);
+    const char *trust = col(rows, i, RQ_MARK_TRUST), *mac_hex = col(rows, i, RQ_MARK_MAC);
+    unsigned char mac[32];
+    if (!key || !trust || !mac_hex) return false;
+    memset(m, 0, sizeof(*m));
+    memcpy(m->sha, sha, 32);
+    if (strlen(trust) != 64 || !hex_decode(trust, 32, m->trust) || memcmp(m->trust, fp, 32) != 0) {
+        count(&counters.marks_stale);
+        return false;
+    }
+    snprintf(m->result_id, sizeof(m->result_id), "%s", col(rows, i, RQ_MARK_RESULT_ID));
+    snprintf(m->result_type, sizeof(m->result_type), "%s", col(rows, i, RQ_MARK_TYPE));
+    snprintf(m->holder, sizeof(m->holder), "%s", col(rows, i, RQ_MARK_HOLDER));
+    snprintf(m->valid_until, sizeof(m->valid_until), "%s", col(rows, i, RQ_MARK_VALID_UNTIL));
+    snprintf(m->deceased, sizeof(m->deceased), "%s", col(rows, i, RQ_MARK_DECEASED));
+    if (strlen(mac_hex) != 64 || !hex_decode(mac_hex, 32, mac) || !rmark_authentic(key, m, mac)) {
+        count(&counters.marks_rejected);
+        log_msg(LOG_WARN, "req=%s reuse: the verification mark of stored result %s does not authenticate (written "
+                "without the mark key, or the key changed): verifying it in full",
+                request_id ? request_id : "-", col(rows, i, RQ_RESULT_ID));
+        return false;
+    }
+    count(&counters.marks_accepted);
+    return true;
+}
+
+/* Candidate row i, a stored result known to MariaDB by the SHA-256 of its bytes as stored now: found
+ * verified in the cache, or carrying this server's mark for those bytes, or its bytes fetched and
+ * verified in full (then cached under the hash of the bytes actually verified). true with *m filled;
+ * false with slug set. Tampered bytes hash differently, so they never meet a cache entry or a mark
  * made for the genuine document. */
-static bool verified(const struct xverify_trust *trust, db_conn *c, const char *rid, const char *sha_hex, centry *e,
-                     const char **slug, reuse_outcome *out)
+static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, size_t i, rmark *m, const char **slug,
+                     const char *request_id, reuse_outcome *out)
 {
+    const char *rid = col(rows, i, RQ_RESULT_ID), *sha_hex = col(rows, i, RQ_SHA256);
     unsigned char sha[32];
-    unsigned int n = 32;
     db_rows *r = NULL;
     xverify_report *rep = NULL;
-    bool ok = false;
-    memset(e, 0, sizeof(*e));
-    if (sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha) && cache_get(sha, e)) {
+    bool ok = false, known = sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha);
+    if (known && cache_get(sha, m)) {
         out->cache_hits++;
+        return true;
+    }
+    if (known && mark_accepted(rs, rows, i, sha, m, request_id)) {
+        cache_put(m); /* in memory too: the next use costs no MAC */
+        out->marks++;
         return true;
     }
     size_t len = 0;
@@ -173,23 +207,15 @@ static bool verified(const struct xverify_trust *trust, db_conn *c, const char *
         *slug = "out-of-memory";
         goto out;
     }
-    memset(e, 0, sizeof(*e));
-    EVP_Digest(xml, len, e->sha, &n, EVP_sha256(), NULL);
     out->verified++;
-    mc_err rc = xverify_result(trust, xml, len, rep);
+    count(&counters.full_verifications);
+    mc_err rc = xverify_result(results_api_trust(rs), xml, len, rep);
     ok = rc == MC_OK && rep->reason == XVERIFY_OK;
     if (ok) {
-        e->used = true;
-        snprintf(e->result_id, sizeof(e->result_id), "%.64s", rep->result_id);
-        snprintf(e->result_type, sizeof(e->result_type), "%.23s", rep->result_type);
-        snprintf(e->holder, sizeof(e->holder), "%.12s", rep->holder_personal_id);
-        snprintf(e->valid_until, sizeof(e->valid_until), "%.10s", rep->valid_until);
-        for (size_t i = 0; i < rep->field_count; i++)
-            if (strcmp(rep->fields[i].name, "deceased.personalId") == 0) {
-                snprintf(e->deceased, sizeof(e->deceased), "%.12s", rep->fields[i].value);
-                break;
-            }
-        cache_put(e);
+        unsigned int n = 32;
+        EVP_Digest(xml, len, sha, &n, EVP_sha256(), NULL);
+        rmark_from_report(m, sha, NULL, rep);
+        cache_put(m);
     } else {
         *slug = rep->slug;
     }
@@ -234,10 +260,8 @@ static void refuse(reuse_outcome *out, const char *result_id, const char *slug, 
     snprintf(r->detail, sizeof(r->detail), "stored result %.64s failed re-verification: %.60s", result_id, slug);
 }
 
-static const char *col(db_rows *r, size_t i, size_t c) { return db_rows_get(r, i, c, NULL); }
-
 /* Link the first valid candidate for plan item it (index k), newest first. */
-static void link_item(const struct xverify_trust *trust, db_conn *c, const catalog_proc *p, const dossier_doc *d,
+static void link_item(const struct results_svc *rs, db_conn *c, const catalog_proc *p, const dossier_doc *d,
                       db_rows *rows, const char *today, const char *request_id, catalog_plan_item *it,
                       reuse_link *l, reuse_outcome *out)
 {
@@ -261,9 +285,9 @@ static void link_item(const struct xverify_trust *trust, db_conn *c, const catal
                 }
             }
         if (!role) continue; /* another holder's result: never linked */
-        centry e;
+        rmark e;
         const char *slug = "unknown";
-        if (!verified(trust, c, rid, col(rows, i, RQ_SHA256), &e, &slug, out)) {
+        if (!verified(rs, c, rows, i, &e, &slug, request_id, out)) {
             refuse(out, rid, slug, holder, request_id);
             continue;
         }
@@ -319,13 +343,13 @@ static bool prepare(const catalog_proc *p, const dossier_doc *d, const char *con
 
 /* Step 2: link from the candidate rows (which may hold other dossiers' holders too: link_item only
  * takes rows of d's own holders), then items left without a result become missing. */
-static void link_all(const struct xverify_trust *trust, db_conn *c, const catalog_proc *p, const dossier_doc *d,
+static void link_all(const struct results_svc *rs, db_conn *c, const catalog_proc *p, const dossier_doc *d,
                      db_rows *rows, const char *today, const char *request_id, catalog_plan_list *plan,
                      reuse_outcome *out)
 {
     for (size_t i = 0; rows && i < plan->count; i++)
         if (plan->items[i].how == CATALOG_HOW_RESULT)
-            link_item(trust, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
+            link_item(rs, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
     for (size_t i = 0; i < plan->count; i++) {
         catalog_plan_item *it = &plan->items[i];
         if (it->how != CATALOG_HOW_RESULT) continue;
@@ -353,15 +377,15 @@ static bool no_trust(const struct xverify_trust *trust, const char *request_id)
     return true;
 }
 
-mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
+mc_err reuse_resolve(const struct results_svc *rs, db_conn *c, const calendar *cal, const catalog_proc *p,
                      const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
                      catalog_plan_list *plan, reuse_outcome *out)
 {
     reuse_request one = {p, d, declined, n_declined, request_id, plan, out};
-    return reuse_resolve_many(trust, c, cal, &one, 1);
+    return reuse_resolve_many(rs, c, cal, &one, 1);
 }
 
-mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+mc_err reuse_fetch_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,
                         size_t n, db_rows **rows, char today[16])
 {
     json_t *pids = json_array(), *types = json_array();
@@ -379,7 +403,7 @@ mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const cal
         for (size_t i = 0; i < REUSE_SQL_MAX_PIDS && pl[i]; i++) json_array_append_new(pids, json_string(pl[i]));
         for (size_t i = 0; i < REUSE_SQL_MAX_TYPES && tl[i]; i++) json_array_append_new(types, json_string(tl[i]));
     }
-    if (any && !no_trust(trust, reqs[0].request_id)) {
+    if (any && !no_trust(results_api_trust(rs), reqs[0].request_id)) {
         char *pj = json_dumps(pids, JSON_COMPACT), *tj = json_dumps(types, JSON_COMPACT);
         rc = pj && tj ? reuse_sql_candidates(c, pj, tj, today, REUSE_MAX_CANDIDATES, rows) : MC_ERR_NOMEM;
         free(pj);
@@ -390,20 +414,20 @@ mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const cal
     return rc;
 }
 
-void reuse_link_one(const struct xverify_trust *trust, db_conn *c, reuse_request *req, db_rows *rows,
+void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req, db_rows *rows,
                     const char *today)
 {
-    link_all(trust, c, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
+    link_all(rs, c, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
 }
 
-mc_err reuse_resolve_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+mc_err reuse_resolve_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,
                           size_t n)
 {
     db_rows *rows = NULL;
     char today[16];
-    mc_err rc = reuse_fetch_many(trust, c, cal, reqs, n, &rows, today);
+    mc_err rc = reuse_fetch_many(rs, c, cal, reqs, n, &rows, today);
     if (!rc)
-        for (size_t k = 0; k < n; k++) reuse_link_one(trust, c, &reqs[k], rows, today);
+        for (size_t k = 0; k < n; k++) reuse_link_one(rs, c, &reqs[k], rows, today);
     db_rows_free(rows);
     return rc;
 }
@@ -596,7 +620,7 @@ void reuse_api_evidence(http_job *j, db_conn *c)
                                                                        : CATALOG_HOW_UPLOAD;
     }
     plan->count = p->n_components;
-    mc_err rc = reuse_resolve(results_api_trust(j->app->results), c, j->app->cal, p, d, declined, n_declined,
+    mc_err rc = reuse_resolve(j->app->results, c, j->app->cal, p, d, declined, n_declined,
                               j->request_id, plan, o);
     if (rc) {
         reply_problem(&j->out, rc, j->path, "could not look up the citizen's results", NULL);
@@ -696,6 +720,14 @@ void reuse_api_stats(http_job *j, db_conn *c)
     json_object_set_new(o, "ward", ward ? json_string(ward) : json_null());
     json_object_set_new(o, "procedures", arr);
     json_object_set_new(o, "total", stats_json("all", NULL, total));
+    reuse_counters k;
+    reuse_counters_get(&k);
+    /* this process since it started: how stored results were re-verified when reused */
+    json_object_set_new(o, "reVerification",
+                        json_pack("{s:I, s:I, s:I, s:I, s:I}", "cacheHits", (json_int_t)k.cache_hits, "marksAccepted",
+                                  (json_int_t)k.marks_accepted, "marksStale", (json_int_t)k.marks_stale,
+                                  "marksRejected", (json_int_t)k.marks_rejected, "fullVerifications",
+                                  (json_int_t)k.full_verifications));
     reply_json(&j->out, 200, o);
 out:
     db_rows_free(r);

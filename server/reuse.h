@@ -23,7 +23,7 @@
 #define REUSE_MAX_REFUSED 4       /* refused (tampered) results reported per dossier */
 #define REUSE_ID_CAP 65
 
-struct xverify_trust;
+struct results_svc;
 
 /* How one plan item was met by reuse (parallel to catalog_plan_list.items). */
 typedef struct reuse_link {
@@ -49,7 +49,8 @@ typedef struct reuse_outcome {
     reuse_refusal refused[REUSE_MAX_REFUSED];
     size_t n_refused;
     size_t verified;              /* full verifications run */
-    size_t cache_hits;
+    size_t cache_hits;            /* found verified in this process's cache */
+    size_t marks;                 /* accepted on the strength of this server's verification mark */
 } reuse_outcome;
 
 /* Roles whose results may satisfy component comp of procedure p (docs/reuse.md has the table):
@@ -64,7 +65,7 @@ size_t reuse_holder_roles(const catalog_proc *p, const catalog_component *comp, 
  * declined (preview): they are not reused and become CATALOG_HOW_UPLOAD. trust NULL: nothing can be
  * verified, so nothing is linked. request_id is for logs. out is overwritten. Errors: database
  * errors (plan and out then undefined: the caller refuses the request). */
-mc_err reuse_resolve(const struct xverify_trust *trust, db_conn *c, const calendar *cal, const catalog_proc *p,
+mc_err reuse_resolve(const struct results_svc *rs, db_conn *c, const calendar *cal, const catalog_proc *p,
                      const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
                      catalog_plan_list *plan, reuse_outcome *out);
 
@@ -80,16 +81,16 @@ typedef struct reuse_request {
 } reuse_request;
 /* reuse_resolve for n dossiers with ONE candidate query for all of them (the group-commit leader
  * uses it for its batch); each dossier still links only results of its own holders. */
-mc_err reuse_resolve_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+mc_err reuse_resolve_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,
                           size_t n);
 /* The two halves of reuse_resolve_many, so that a batch can share one query while every dossier is
  * linked (and its candidates re-verified) on its own thread: fetch prepares every request (declines,
  * holders, types) and runs the one candidate query (*rows NULL when nothing can be reused; caller
  * frees); link_one links one request from those rows (rows is only read, so several threads may link
  * from it at once); c fetches signed bytes on a verification-cache miss. */
-mc_err reuse_fetch_many(const struct xverify_trust *trust, db_conn *c, const calendar *cal, reuse_request *reqs,
+mc_err reuse_fetch_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,
                         size_t n, db_rows **rows, char today[16]);
-void reuse_link_one(const struct xverify_trust *trust, db_conn *c, reuse_request *req, db_rows *rows,
+void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req, db_rows *rows,
                     const char *today);
 
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
@@ -115,8 +116,14 @@ void reuse_api_evidence(http_job *j, db_conn *c);
 /* GET /v1/stats[?ward=] (monitor: all wards or one; official: its own ward). */
 void reuse_api_stats(http_job *j, db_conn *c);
 
-/* Cache counters since start (or the last reset), and a reset (benchmarks). */
-void reuse_cache_counters(uint64_t *hits, uint64_t *misses);
-void reuse_cache_reset(void);
+/* How this process re-verified stored results since it started (GET /v1/stats "reVerification"). */
+typedef struct reuse_counters {
+    size_t cache_hits;            /* found verified in the in-memory cache */
+    size_t marks_accepted;        /* this server's mark for the bytes, under the trust it has now */
+    size_t marks_stale;           /* a mark made under another trust: verified in full instead */
+    size_t marks_rejected;        /* a mark that does not authenticate (logged): verified in full instead */
+    size_t full_verifications;    /* bytes fetched and verified by xverify */
+} reuse_counters;
+void reuse_counters_get(reuse_counters *out);
 
 #endif

@@ -56,6 +56,8 @@ struct xverify_trust {
     xverify_revoked_fn revoked;
     void *revoked_arg;
     int skew;
+    unsigned char fingerprint[32]; /* anchors, CRL entries and XSD as loaded (xverify_trust_fingerprint) */
+    bool fingerprint_ok;
     pthread_mutex_t lock;         /* guards cache and next (the only mutable part) */
     cert_entry cache[CERT_CACHE];
     unsigned next;
@@ -159,6 +161,51 @@ out:
     return err;
 }
 
+/* Feed the bytes of the file at path into d; false if it cannot be read. */
+static bool digest_file(EVP_MD_CTX *d, const char *path)
+{
+    char buf[8192];
+    size_t n;
+    bool ok = true;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return false;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        ok = ok && EVP_DigestUpdate(d, buf, n) == 1;
+    ok = ok && !ferror(f);
+    fclose(f);
+    return ok;
+}
+
+/* What the verdicts depend on: the anchors' bytes, each CRL's issuer and revoked entries (serial and
+ * date: a CRL re-published with the same entries keeps the fingerprint) and the XSD's bytes. */
+static bool fingerprint(xverify_trust *t, const char *ca_pem_path, const char *xsd_path)
+{
+    EVP_MD_CTX *d = EVP_MD_CTX_new();
+    unsigned int n = 32;
+    bool ok = d != NULL && EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 && digest_file(d, ca_pem_path);
+    for (int i = 0; ok && t->crls != NULL && i < sk_X509_CRL_num(t->crls); i++) {
+        X509_CRL *crl = sk_X509_CRL_value(t->crls, i);
+        STACK_OF(X509_REVOKED) *rev = X509_CRL_get_REVOKED(crl);
+        unsigned char *der = NULL;
+        int len = i2d_X509_NAME(X509_CRL_get_issuer(crl), &der);
+        ok = len > 0 && EVP_DigestUpdate(d, der, (size_t)len) == 1;
+        OPENSSL_free(der);
+        for (int k = 0; ok && k < sk_X509_REVOKED_num(rev); k++) {
+            X509_REVOKED *r = sk_X509_REVOKED_value(rev, k);
+            const ASN1_TIME *when = X509_REVOKED_get0_revocationDate(r);
+            der = NULL;
+            len = i2d_ASN1_INTEGER(X509_REVOKED_get0_serialNumber(r), &der);
+            ok = len > 0 && EVP_DigestUpdate(d, der, (size_t)len) == 1 &&
+                 EVP_DigestUpdate(d, ASN1_STRING_get0_data(when), (size_t)ASN1_STRING_length(when)) == 1;
+            OPENSSL_free(der);
+        }
+    }
+    ok = ok && (xsd_path == NULL || digest_file(d, xsd_path)) && EVP_DigestFinal_ex(d, t->fingerprint, &n) == 1;
+    EVP_MD_CTX_free(d);
+    return ok;
+}
+
 mc_err xverify_trust_new(const char *ca_pem_path, const char *crl_path, const char *xsd_path,
                          xverify_trust **out, char *why, size_t whycap)
 {
@@ -200,6 +247,8 @@ mc_err xverify_trust_new(const char *ca_pem_path, const char *crl_path, const ch
         }
     }
     xmlSchemaFreeParserCtxt(pctx);
+    t->fingerprint_ok = fingerprint(t, ca_pem_path, xsd_path);
+    ERR_clear_error();
     *out = t;
     return MC_OK;
 fail:
@@ -212,6 +261,23 @@ void xverify_trust_set_revoked_cb(xverify_trust *trust, xverify_revoked_fn fn, v
 {
     trust->revoked = fn;
     trust->revoked_arg = arg;
+}
+
+bool xverify_trust_fingerprint(const xverify_trust *trust, unsigned char out[32])
+{
+    unsigned char skew[4];
+    unsigned int n = 32;
+    uint32_t v = (uint32_t)trust->skew;
+    if (!trust->fingerprint_ok || trust->revoked != NULL)
+        return false; /* a revocation callback answers differently over time */
+    for (int i = 0; i < 4; i++)
+        skew[i] = (unsigned char)(v >> (8 * i));
+    EVP_MD_CTX *d = EVP_MD_CTX_new();
+    bool ok = d != NULL && EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestUpdate(d, trust->fingerprint, 32) == 1 && EVP_DigestUpdate(d, skew, 4) == 1 &&
+              EVP_DigestFinal_ex(d, out, &n) == 1;
+    EVP_MD_CTX_free(d);
+    return ok;
 }
 
 void xverify_trust_set_skew(xverify_trust *trust, int seconds)

@@ -91,6 +91,11 @@ mc_err xverify_trust_new(const char *ca_pem_path, const char *crl_path, const ch
                          xverify_trust **out, char *why, size_t whycap);
 /* Optional revocation callback consulted after the CRLs (arg is borrowed). */
 void xverify_trust_set_revoked_cb(xverify_trust *trust, xverify_revoked_fn fn, void *arg);
+/* The trust's fingerprint: SHA-256 over the anchors, the CRLs' issuers and revoked entries, the result
+ * XSD and the skew, i.e. everything a verdict depends on besides the document (a verdict reached under
+ * one fingerprint holds under it). false when there is none: a revocation callback is set (its answers
+ * change over time) or hashing failed. */
+bool xverify_trust_fingerprint(const xverify_trust *trust, unsigned char out[32]);
 /* Allowed clock skew for signing times in the future (default 300 s). */
 void xverify_trust_set_skew(xverify_trust *trust, int seconds);
 void xverify_trust_free(xverify_trust *trust);

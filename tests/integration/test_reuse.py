@@ -3,7 +3,9 @@ component type met from population data and from a signed result in the reposito
 for a birth registration, death extract for a marital status confirmation, marital status confirmation
 for a marriage); tampered stored bytes, revoked and expired results are not reused (tampering logged and
 audited); another holder's result is never linked; revocation after submission flags the dossier;
-preview == submission; stats."""
+preview == submission; stats; verification marks (issuance marks the signed bytes, a restarted server
+links on the mark without verifying again, forged / moved / stale marks fall back to a full verification,
+`motcua-admin result mark` re-marks, an unfit key file refuses start-up)."""
 import os
 import re
 import subprocess
@@ -17,7 +19,8 @@ people = sim.data["citizens"]
 by_id = {p["personal_id"]: p for p in people}
 adults = [p for p in people if not p["deceased"] and "1950" < p["birth_date"][:4] < "2004"]
 env = dict(sim.env(), MOTCUA_SIGN_DIR=certs, MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"),
-           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"), MOTCUA_IDENTITY_POLL_MS="50")
+           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"), MOTCUA_MARK_KEY_FILE=os.path.join(certs, "mark.key"),
+           MOTCUA_IDENTITY_POLL_MS="50")
 s = H.Stack("reuse", env)
 CONSENT_STATUS, INVALID_STATUS = 403, 422
 used = set()
@@ -234,6 +237,85 @@ try:
     H.check(strip(pd["components"])[2][:2] == strip(sd["components"])[2][:2], "declined preview == upload submission")
     H.check(s.req("GET", path + "&decline=TP1", key="portal").status == INVALID_STATUS,
             "declining an upload-only piece refused")
+
+    # ---- verification marks: the verifier's verdict on the signed bytes, sealed with the server's key ----
+    def rv():
+        return s.req("GET", "/v1/stats", key="monitor").json()["reVerification"]
+
+    def restart():
+        s.stop()
+        s.start()
+
+    def linked(persons):
+        return comp(submit(fill("1.000894", persons)), "TP3").get("result", {}).get("resultId")
+
+    def mark_of(rid):
+        return "SELECT %s FROM result_mark m JOIN result r ON m.sha256 = r.signed_sha256 WHERE r.result_id = '" + rid + "'"
+
+    c7, d7 = single("M"), single("F")
+    conf_c7 = issue(fill("1.004873", [c7], upload("TP1") + upload("TP2")))
+    H.check(s.sql(mark_of(conf_c7) % "m.result_id") == conf_c7, "issuance stores the mark of the signed bytes")
+    restart()  # empty in-memory cache: only the mark can spare the full verification
+    H.check(linked([c7, c7, d7]) == conf_c7, "after a restart: linked")
+    k = rv()
+    H.check(k["marksAccepted"] == 1 and k["fullVerifications"] == 0, "linked on its mark, not verified again: %s" % k)
+    H.check(linked([c7, c7, d7]) == conf_c7 and rv()["cacheHits"] == 1, "then from the in-memory cache")
+    # edited without the key: the row and its mark made to name another holder
+    c8, d8, e8 = single("M"), single("F"), single("M")
+    conf_c8 = issue(fill("1.004873", [c8], upload("TP1") + upload("TP2")))
+    s.sql("UPDATE result_mark m JOIN result r ON m.sha256 = r.signed_sha256 SET m.holder_pid = '%s'"
+          " WHERE r.result_id = '%s'" % (e8["personal_id"], conf_c8))
+    triggers_off_do("UPDATE result SET holder_pid = '%s' WHERE result_id = '%s'" % (e8["personal_id"], conf_c8))
+    m8 = submit(fill("1.000894", [e8, e8, d8]))
+    k = rv()
+    H.check(comp(m8, "TP3")["satisfiedBy"] == "missing", "forged mark: another holder's result not linked")
+    H.check(k["marksRejected"] == 1 and k["fullVerifications"] == 1, "forged mark rejected, verified in full: %s" % k)
+    log = open(s.proc.logpath, encoding="utf-8", errors="replace").read()
+    H.check("mark of stored result %s does not authenticate" % conf_c8 in log, "forged mark logged")
+    H.check("row-does-not-match-signed-document" in s.sql(
+        "SELECT detail FROM audit_log WHERE dossier_code='%s'" % m8["dossierCode"]), "forged row audited")
+    # tampered bytes with the genuine mark moved onto their new hash
+    c9, d9 = single("M"), single("F")
+    conf_c9 = issue(fill("1.004873", [c9], upload("TP1") + upload("TP2")))
+    sha9 = s.sql(mark_of(conf_c9) % "LOWER(HEX(m.sha256))")
+    triggers_off_do("UPDATE result SET signed_xml = REPLACE(signed_xml, '%s', '%s') WHERE result_id = '%s'" % (
+        c9["full_name"], c9["full_name"] + "X", conf_c9))
+    s.sql("UPDATE result_mark SET sha256 = (SELECT UNHEX(SHA2(signed_xml, 256)) FROM result WHERE result_id = '%s')"
+          " WHERE sha256 = UNHEX('%s')" % (conf_c9, sha9))
+    H.check(linked([c9, c9, d9]) is None, "tampered bytes under a moved mark: not linked")
+    k = rv()
+    H.check(k["marksRejected"] == 2 and k["fullVerifications"] == 2, "moved mark rejected: %s" % k)
+    # a mark made under another trust (anchors or CRL entries changed since): verified in full, no alarm
+    c10, d10 = single("M"), single("F")
+    conf_c10 = issue(fill("1.004873", [c10], upload("TP1") + upload("TP2")))
+    s.sql("UPDATE result_mark m JOIN result r ON m.sha256 = r.signed_sha256 SET m.trust = UNHEX(REPEAT('00', 32))"
+          " WHERE r.result_id = '%s'" % conf_c10)
+    H.check(linked([c10, c10, d10]) == conf_c10, "stale mark: still linked after a full verification")
+    k = rv()
+    H.check(k["marksStale"] == 1 and k["marksRejected"] == 2 and k["fullVerifications"] == 3, "stale: %s" % k)
+    # motcua-admin result mark: re-marks what passes, refuses the tampered ones
+    out = s.admin("result", "mark").stdout
+    m = re.search(r"(\d+) unrevoked results verified: (\d+) marked, (\d+) refused", out)
+    unrevoked = int(s.sql("SELECT COUNT(*) FROM result WHERE revoked_at IS NULL"))
+    H.check(m and int(m.group(1)) == unrevoked and int(m.group(3)) == 3, "result mark: %r (tampered c2, c9, copy)" % out)
+    H.check(s.sql(mark_of(conf_c10) % "LOWER(HEX(m.trust))") == s.sql(mark_of(conf_c7) % "LOWER(HEX(m.trust))"),
+            "stale mark replaced under the current trust")
+    restart()
+    H.check(linked([c10, c10, d10]) == conf_c10 and rv()["fullVerifications"] == 0, "re-marked: linked on its mark")
+    H.check(linked([c9, c9, d9]) is None, "still refused after re-marking")
+    # an unfit key file refuses start-up, naming the key
+    bad = os.path.join(certs, "mark-bad.key")
+    with open(bad, "wb") as f:
+        f.write(b"short")
+    os.chmod(bad, 0o600)
+    p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_MARK_KEY_FILE=bad, MOTCUA_LISTEN_PORT=str(H.free_port())),
+                       capture_output=True, text=True, timeout=30)
+    H.check(p.returncode != 0 and "mark_key_file" in p.stderr, "short mark key refuses start-up: %r" % p.stderr[-200:])
+    os.chmod(os.path.join(certs, "mark.key"), 0o644)
+    p = subprocess.run([H.MOTCUAD], env=dict(s.env, MOTCUA_LISTEN_PORT=str(H.free_port())),
+                       capture_output=True, text=True, timeout=30)
+    os.chmod(os.path.join(certs, "mark.key"), 0o600)
+    H.check(p.returncode != 0 and "group or others" in p.stderr, "readable mark key refuses start-up")
 
     # ---- stats ----
     st = s.req("GET", "/v1/stats", key="monitor")
