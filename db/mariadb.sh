@@ -2,6 +2,7 @@
 # db/mariadb.sh - a private MariaDB instance for development and tests.
 # Data dir, socket, pid and log live under $MOTCUA_RUN (default: <repo>/.run/mariadb); nothing touches
 # the system MariaDB. Usage: db/mariadb.sh start|stop|restart|status|sql [args...]|dsn|wipe
+# MOTCUA_DB_BUFFER_POOL sizes the InnoDB buffer pool at start (default 256M; give it the working set).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -32,7 +33,7 @@ start() {
     # Durable settings on purpose: innodb_flush_log_at_trx_commit=1 is what "2xx means committed" needs.
     "$mysqld_bin" --no-defaults --datadir="$data" --socket="$sock" --pid-file="$pidf" \
         --log-error="$log" --skip-networking --user="$(id -un)" \
-        --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size=256M \
+        --innodb-flush-log-at-trx-commit=1 --innodb-buffer-pool-size="${MOTCUA_DB_BUFFER_POOL:-256M}" \
         --innodb-log-file-size=256M --max-connections=500 --max-allowed-packet=64M --character-set-server=utf8mb4 \
         --collation-server=utf8mb4_unicode_ci --skip-name-resolve >/dev/null 2>&1 &
     for _ in $(seq 1 300); do

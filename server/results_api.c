@@ -64,7 +64,7 @@ struct results_svc {
     size_t verify_max;
     bool marks_on;               /* a mark key and a trust fingerprint: verification marks (rmark.h) */
     rmark_key mark_key;
-    unsigned char trust_fp[32];
+    unsigned char trust_fp[32];  /* the marks' epoch: trust fingerprint and key (load_mark_key) */
 };
 
 /* ---------------- start-up: trust and keys ---------------- */
@@ -220,7 +220,20 @@ static mc_err load_mark_key(results_svc *s, const mc_config *cfg, char *why, siz
         snprintf(why, whycap, "mark_key_file: %s", kwhy);
         return MC_ERR_CONFIG;
     }
-    if (!s->trust || !xverify_trust_fingerprint(s->trust, s->trust_fp)) {
+    /* the epoch marks are made and accepted under: the trust fingerprint and (a hash of) the key, so a
+     * mark of an earlier trust or key is stale (verified in full, quietly), and only a mark that claims
+     * the current epoch but does not authenticate is a forgery worth a warning */
+    static const char tag[] = "motcua-rmark-epoch-v1";
+    unsigned char fp[32], kh[32];
+    unsigned int n = 32;
+    EVP_MD_CTX *d = EVP_MD_CTX_new();
+    bool ok = s->trust && xverify_trust_fingerprint(s->trust, fp) && d &&
+              EVP_Digest(s->mark_key.k, s->mark_key.len, kh, &n, EVP_sha256(), NULL) == 1 &&
+              EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(d, tag, sizeof(tag)) == 1 &&
+              EVP_DigestUpdate(d, fp, 32) == 1 && EVP_DigestUpdate(d, kh, 32) == 1 &&
+              EVP_DigestFinal_ex(d, s->trust_fp, &n) == 1;
+    EVP_MD_CTX_free(d);
+    if (!ok) {
         log_msg(LOG_WARN, "results: no trust to make verification marks under: marks off");
         return MC_OK;
     }

@@ -75,7 +75,6 @@ static const dossier_person *person(const dossier_doc *d, const char *role, size
 
 static const char *col(db_rows *r, size_t i, size_t c) { return db_rows_get(r, i, c, NULL); }
 
-
 /* A verified document's facts (rmark.h: only successful verifications are kept; a verified signature
  * over identical bytes stays valid under the same trust; revocation and expiry are checked per use). */
 typedef struct centry {
@@ -142,9 +141,9 @@ void reuse_counters_get(reuse_counters *out)
 }
 
 /* The candidate row's verification mark (result_mark, joined on the hash of the bytes as stored now),
- * if it is one this server made under the trust it has now. Anything else - no mark, a mark of another
- * trust (anchors or CRL entries changed since), a mark that does not authenticate (written or edited
- * without the key) - sends the caller to a full verification. */
+ * if it is one this server made in the current epoch (trust and key). Anything else - no mark, a mark
+ * of another epoch (anchors, CRL entries or key changed since), a mark that does not authenticate
+ * (written or edited without the key) - sends the caller to a full verification. */
 static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i, const unsigned char sha[32],
                           rmark *m, const char *request_id)
 {
@@ -167,7 +166,7 @@ static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i,
     if (strlen(mac_hex) != 64 || !hex_decode(mac_hex, 32, mac) || !rmark_authentic(key, m, mac)) {
         count(&counters.marks_rejected);
         log_msg(LOG_WARN, "req=%s reuse: the verification mark of stored result %s does not authenticate (written "
-                "without the mark key, or the key changed): verifying it in full",
+                "or edited without the mark key): verifying it in full",
                 request_id ? request_id : "-", col(rows, i, RQ_RESULT_ID));
         return false;
     }

@@ -1,7 +1,7 @@
 -- 008_result_marks: the strict verifier's verdict on signed bytes, kept by their content hash so that
 -- reusing a result after a restart need not verify it again (docs/reuse.md, "Verification marks").
--- A mark says: the bytes whose SHA-256 is `sha256` passed xverify under the trust whose fingerprint is
--- `trust` (anchors, CRL entries, result XSD) and say these facts. `mac` is HMAC-SHA256 under the
+-- A mark says: the bytes whose SHA-256 is `sha256` passed xverify in the epoch `trust` (a hash of the
+-- trust fingerprint - anchors, CRL entries, result XSD, skew - and of the mark key) and say these facts. `mac` is HMAC-SHA256 under the
 -- server's mark key over all of it, so a row written or edited by anyone without the key is worthless;
 -- bytes edited in `result` hash differently and find no mark. Revocation is not here: it is read from
 -- `result` on every use.

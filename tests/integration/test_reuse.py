@@ -303,6 +303,18 @@ try:
     restart()
     H.check(linked([c10, c10, d10]) == conf_c10 and rv()["fullVerifications"] == 0, "re-marked: linked on its mark")
     H.check(linked([c9, c9, d9]) is None, "still refused after re-marking")
+    # another key (rotated): every mark is stale - verified in full, linked, no forgery alarm
+    rotated = os.path.join(certs, "mark-rotated.key")
+    with open(rotated, "wb") as f:
+        f.write(os.urandom(32))
+    os.chmod(rotated, 0o600)
+    s.stop()
+    s.start(env={"MOTCUA_MARK_KEY_FILE": rotated})
+    H.check(linked([c7, c7, d7]) == conf_c7, "rotated key: still linked")
+    k = rv()
+    H.check(k["marksStale"] == 1 and k["marksRejected"] == 0 and k["fullVerifications"] == 1,
+            "rotated key: the old mark is stale, not a forgery: %s" % k)
+    restart()
     # an unfit key file refuses start-up, naming the key
     bad = os.path.join(certs, "mark-bad.key")
     with open(bad, "wb") as f:
