@@ -18,7 +18,10 @@ admin="$build/motcua-admin"
 "$admin" catalog load
 if [ -x certs/mkdev-ca.sh ]; then certs/mkdev-ca.sh "$run/certs" >/dev/null; echo "dev CA: $run/certs/ca.crt"; fi
 # motcuad and motcua-admin load the ward keys and the trust anchors from there (sign_dir & co.)
-export MOTCUA_SIGN_DIR="$run/certs" MOTCUA_TRUST_CA_FILE="$run/certs/ca.crt" MOTCUA_CRL_FILE="$run/certs/crl.pem"
+export MOTCUA_SIGN_DIR="$run/certs" MOTCUA_TRUST_CA_FILE="$run/certs/ca.crt" MOTCUA_CRL_FILE="$run/certs/crl.pem" \
+       MOTCUA_MARK_KEY_FILE="$run/certs/mark.key"
+# verification marks for results stored before schema 8 or under an older CA/CRL (docs/reuse.md)
+"$admin" result mark
 
 # The population-database simulator (real HTTPS, HMAC-signed calls) with 1,200 synthetic Da Nang citizens.
 mkdir -p "$run/popdb"
