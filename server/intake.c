@@ -464,22 +464,25 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
     }
 }
 
-/* A dossier's share of phase 1, on its own thread and connection: link its reuse candidates (the
- * batch's shared rows), then build its receipt but the code. */
+/* A dossier's share of phase 1 when a candidate needs a full verification, on its own thread and
+ * connection: finish linking its reuse candidates (the batch's shared rows), then build its receipt
+ * but the code. */
 static void prepare(pending *p)
 {
     reuse_link_one(p->j->app->results, p->c, &p->req, p->rows, p->today);
     p->x->receipt_body = receipt_body(p->j->app, p->x);
 }
 
-/* Phase 1 of a batch: one candidate query for every dossier of the batch (leader), then each member
- * links and re-verifies its own candidates on its own thread and connection, the leader included;
- * the leader waits for them all. Caller holds no lock; items[0] is the leader.
- * Every member builds its receipt meanwhile (prepare). */
+/* Phase 1 of a batch: one candidate query for every dossier of the batch, then the leader links every
+ * member's candidates found in the verification cache or carrying a mark and builds their receipts
+ * itself (waking a waiter costs more than that); only members with a candidate that needs a full
+ * verification are woken to finish on their own thread and connection, in parallel. The leader waits
+ * for them. Caller holds no lock; items[0] is the leader. */
 static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
 {
     app *a = items[0]->j->app;
     reuse_request reqs[BATCH_MAX];
+    bool slow[BATCH_MAX];
     db_rows *rows = NULL;
     char today[16];
     for (size_t i = 0; i < n; i++) {
@@ -488,20 +491,25 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
     }
     mc_err rc = reuse_fetch_many(a->results, c, a->cal, reqs, n, &rows, today);
     if (rc) return rc;
-    size_t left = n - 1;
-    pthread_mutex_lock(&batch_mu);
+    size_t left = 0;
     for (size_t i = 0; i < n; i++) {
         items[i]->req = reqs[i];
         items[i]->rows = rows;
         items[i]->today = today;
-        if (i == 0) continue;
+        slow[i] = !reuse_link_quick(a->results, &items[i]->req, rows, today);
+        if (!slow[i]) items[i]->x->receipt_body = receipt_body(a, items[i]->x);
+        else if (i > 0) left++;
+    }
+    pthread_mutex_lock(&batch_mu);
+    for (size_t i = 1; i < n; i++) {
+        if (!slow[i]) continue;
         items[i]->left = &left;
         items[i]->leader = items[0];
         items[i]->resolve = true;
         pthread_cond_signal(&items[i]->cv);
     }
     pthread_mutex_unlock(&batch_mu);
-    prepare(items[0]);
+    if (slow[0]) prepare(items[0]);
     pthread_mutex_lock(&batch_mu);
     while (left > 0) pthread_cond_wait(&items[0]->cv, &batch_mu);
     pthread_mutex_unlock(&batch_mu);

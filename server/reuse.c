@@ -178,15 +178,17 @@ static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i,
  * verified in the cache, or carrying this server's mark for those bytes, or its bytes fetched and
  * verified in full (then cached under the hash of the bytes actually verified). true with *m filled;
  * false with slug set. Tampered bytes hash differently, so they never meet a cache entry or a mark
- * made for the genuine document. */
-static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, size_t i, rmark *m, const char **slug,
-                     const char *request_id, reuse_outcome *out)
+ * made for the genuine document. c NULL (a quick pass, reuse_link_quick): no full verification, false
+ * with out->deferred set instead; full_only: the quick pass already looked at the cache and the mark. */
+static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, size_t i, bool full_only, rmark *m,
+                     const char **slug, const char *request_id, reuse_outcome *out)
 {
     const char *rid = col(rows, i, RQ_RESULT_ID), *sha_hex = col(rows, i, RQ_SHA256);
     unsigned char sha[32];
     db_rows *r = NULL;
     xverify_report *rep = NULL;
     bool ok = false, known = sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha);
+    if (full_only) goto full;
     if (known && cache_get(sha, m)) {
         out->cache_hits++;
         return true;
@@ -196,6 +198,11 @@ static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, si
         out->marks++;
         return true;
     }
+    if (!c) {
+        out->deferred = true;
+        return false;
+    }
+full:;
     size_t len = 0;
     const char *xml = NULL;
     if (reuse_sql_bytes(c, rid, &r) || !(xml = db_rows_get(r, 0, 0, &len))) {
@@ -259,17 +266,18 @@ static void refuse(reuse_outcome *out, const char *result_id, const char *slug, 
     snprintf(r->detail, sizeof(r->detail), "stored result %.64s failed re-verification: %.60s", result_id, slug);
 }
 
-/* Link the first valid candidate for plan item it (index k), newest first. */
+/* Link the first valid candidate for plan item it, newest first, from candidate row `from` on (resume:
+ * that row was deferred by a quick pass, which already looked at its cache entry and mark). */
 static void link_item(const struct results_svc *rs, db_conn *c, const catalog_proc *p, const dossier_doc *d,
                       db_rows *rows, const char *today, const char *request_id, catalog_plan_item *it,
-                      reuse_link *l, reuse_outcome *out)
+                      reuse_link *l, reuse_outcome *out, size_t from, bool resume)
 {
     const char *roles[3];
     size_t nroles = reuse_holder_roles(p, it->component, roles, 3);
     const struct holder_rule *rule = rule_for(p, it->component);
     const dossier_person *subject = rule && rule->subject_role ? person(d, rule->subject_role, 0) : NULL;
     if (rule && rule->subject_role && (!subject || !subject->pid[0])) return; /* about nobody named */
-    for (size_t i = 0; i < db_rows_count(rows); i++) {
+    for (size_t i = from; i < db_rows_count(rows); i++) {
         const char *rid = col(rows, i, RQ_RESULT_ID), *holder = col(rows, i, RQ_HOLDER);
         if (strcmp(col(rows, i, RQ_TYPE), it->component->result_type) != 0) continue;
         if (it->ref[0] && strcmp(it->ref, rid) != 0) continue; /* the dossier named another result */
@@ -286,7 +294,11 @@ static void link_item(const struct results_svc *rs, db_conn *c, const catalog_pr
         if (!role) continue; /* another holder's result: never linked */
         rmark e;
         const char *slug = "unknown";
-        if (!verified(rs, c, rows, i, &e, &slug, request_id, out)) {
+        if (!verified(rs, c, rows, i, resume && i == from, &e, &slug, request_id, out)) {
+            if (out->deferred) { /* a quick pass met a first verification: the full pass goes on here */
+                out->resume_row = i;
+                return;
+            }
             refuse(out, rid, slug, holder, request_id);
             continue;
         }
@@ -341,14 +353,25 @@ static bool prepare(const catalog_proc *p, const dossier_doc *d, const char *con
 }
 
 /* Step 2: link from the candidate rows (which may hold other dossiers' holders too: link_item only
- * takes rows of d's own holders), then items left without a result become missing. */
+ * takes rows of d's own holders), then items left without a result become missing. c NULL: a quick
+ * pass that stops, deferred, at the first candidate needing a full verification; the pass with a
+ * connection that follows goes on from exactly there, so nothing is looked at or counted twice. */
 static void link_all(const struct results_svc *rs, db_conn *c, const catalog_proc *p, const dossier_doc *d,
                      db_rows *rows, const char *today, const char *request_id, catalog_plan_list *plan,
                      reuse_outcome *out)
 {
-    for (size_t i = 0; rows && i < plan->count; i++)
-        if (plan->items[i].how == CATALOG_HOW_RESULT)
-            link_item(rs, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out);
+    bool resume = c && out->deferred;
+    size_t from = resume ? out->resume_item : 0;
+    out->deferred = false;
+    for (size_t i = from; rows && i < plan->count; i++) {
+        if (plan->items[i].how != CATALOG_HOW_RESULT) continue;
+        link_item(rs, c, p, d, rows, today, request_id, &plan->items[i], &out->links[i], out,
+                  resume && i == from ? out->resume_row : 0, resume && i == from);
+        if (out->deferred) {
+            out->resume_item = i;
+            return;
+        }
+    }
     for (size_t i = 0; i < plan->count; i++) {
         catalog_plan_item *it = &plan->items[i];
         if (it->how != CATALOG_HOW_RESULT) continue;
@@ -417,6 +440,12 @@ void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req
                     const char *today)
 {
     link_all(rs, c, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
+}
+
+bool reuse_link_quick(const struct results_svc *rs, reuse_request *req, db_rows *rows, const char *today)
+{
+    link_all(rs, NULL, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
+    return !req->out->deferred;
 }
 
 mc_err reuse_resolve_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,

@@ -51,6 +51,8 @@ typedef struct reuse_outcome {
     size_t verified;              /* full verifications run */
     size_t cache_hits;            /* found verified in this process's cache */
     size_t marks;                 /* accepted on the strength of this server's verification mark */
+    bool deferred;                /* a quick pass stopped at a first verification (reuse_link_quick) */
+    size_t resume_item, resume_row; /* where: plan item and candidate row the full pass goes on from */
 } reuse_outcome;
 
 /* Roles whose results may satisfy component comp of procedure p (docs/reuse.md has the table):
@@ -92,6 +94,10 @@ mc_err reuse_fetch_many(const struct results_svc *rs, db_conn *c, const calendar
                         size_t n, db_rows **rows, char today[16]);
 void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req, db_rows *rows,
                     const char *today);
+/* The same without a connection, for a thread that links other dossiers' candidates: true when req is
+ * resolved from the verification cache and marks alone; false when a candidate needs a full
+ * verification - then reuse_link_one (with a connection) must finish it. */
+bool reuse_link_quick(const struct results_svc *rs, reuse_request *req, db_rows *rows, const char *today);
 
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);

@@ -6,6 +6,7 @@ audited); another holder's result is never linked; revocation after submission f
 preview == submission; stats; verification marks (issuance marks the signed bytes, a restarted server
 links on the mark without verifying again, forged / moved / stale marks fall back to a full verification,
 `motcua-admin result mark` re-marks, an unfit key file refuses start-up)."""
+import concurrent.futures
 import os
 import re
 import subprocess
@@ -303,6 +304,19 @@ try:
     restart()
     H.check(linked([c10, c10, d10]) == conf_c10 and rv()["fullVerifications"] == 0, "re-marked: linked on its mark")
     H.check(linked([c9, c9, d9]) is None, "still refused after re-marking")
+    # submitted at once (group-commit batches): members whose results carry marks are linked by the
+    # batch's leader, members needing a first verification finish on their own threads - each dossier
+    # gets its own holder's result either way
+    pairs = [(single("M"), single("F")) for _ in range(8)]
+    confs = [issue(fill("1.004873", [a], upload("TP1") + upload("TP2"))) for a, _ in pairs]
+    for rid in confs[::2]:  # half of them lose their mark: a first verification each
+        s.sql("DELETE m FROM result_mark m JOIN result r ON m.sha256 = r.signed_sha256 WHERE r.result_id = '%s'" % rid)
+    restart()
+    with concurrent.futures.ThreadPoolExecutor(len(pairs)) as ex:
+        got = list(ex.map(lambda ab: linked([ab[0], ab[0], ab[1]]), pairs))
+    H.check(got == confs, "at once: every dossier linked its own holder's result: %s" % got)
+    k = rv()
+    H.check(k["marksAccepted"] == 4 and k["fullVerifications"] == 4, "at once: 4 on marks, 4 verified in full: %s" % k)
     # another key (rotated): every mark is stale - verified in full, linked, no forgery alarm
     rotated = os.path.join(certs, "mark-rotated.key")
     with open(rotated, "wb") as f:
