@@ -470,6 +470,7 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
 static void prepare(pending *p)
 {
     reuse_link_one(p->j->app->results, p->c, &p->req, p->rows, p->today);
+    free(p->x->receipt_body);
     p->x->receipt_body = receipt_body(p->j->app, p->x);
 }
 
@@ -497,8 +498,11 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         items[i]->rows = rows;
         items[i]->today = today;
         slow[i] = !reuse_link_quick(a->results, &items[i]->req, rows, today);
-        if (!slow[i]) items[i]->x->receipt_body = receipt_body(a, items[i]->x);
-        else if (i > 0) left++;
+        if (slow[i]) left += i > 0;
+        else if (!items[i]->x->receipt_body || reuse_linked_any(&items[i]->x->reuse)) {
+            free(items[i]->x->receipt_body); /* built for "nothing to reuse" (intake_post): not so */
+            items[i]->x->receipt_body = receipt_body(a, items[i]->x);
+        }
     }
     pthread_mutex_lock(&batch_mu);
     for (size_t i = 1; i < n; i++) {
@@ -625,6 +629,14 @@ void intake_post(http_job *j, db_conn *c)
     calendar_rule rule = {(calendar_rule_kind)x->proc->time_limit.kind, x->proc->time_limit.days};
     x->due = calendar_due(j->app->cal, rule, x->received, &x->has_due);
 
+    /* Most citizens hold no stored result of the kind a dossier could reuse: build the receipt for that
+     * outcome now, on this thread, while the batch before is being written; the batch's leader keeps it
+     * when the look-up agrees (nothing linked, nothing refused) and builds the right one when not. */
+    catalog_plan_list plan = x->plan;
+    reuse_request none = {x->proc, &x->doc, NULL, 0, j->request_id, &x->plan, &x->reuse};
+    reuse_link_none(&none);
+    x->receipt_body = receipt_body(j->app, x);
+    x->plan = plan;
     pending me = {.j = j, .x = x, .c = c};
     rc = write_grouped(c, &me);
     if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* the key was taken (a twin, or a retry): replay */

@@ -442,6 +442,21 @@ void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req
     link_all(rs, c, req->p, req->d, rows, today, req->request_id, req->plan, req->out);
 }
 
+void reuse_link_none(reuse_request *req)
+{
+    const char *pl[REUSE_SQL_MAX_PIDS] = {NULL}, *tl[REUSE_SQL_MAX_TYPES] = {NULL};
+    prepare(req->p, req->d, req->declined, req->n_declined, req->plan, req->out, pl, REUSE_SQL_MAX_PIDS, tl,
+            REUSE_SQL_MAX_TYPES);
+    link_all(NULL, NULL, req->p, req->d, NULL, NULL, req->request_id, req->plan, req->out);
+}
+
+bool reuse_linked_any(const reuse_outcome *o)
+{
+    for (size_t i = 0; i < CATALOG_MAX_COMPONENTS; i++)
+        if (o->links[i].linked) return true;
+    return o->n_refused > 0 || o->deferred;
+}
+
 bool reuse_link_quick(const struct results_svc *rs, reuse_request *req, db_rows *rows, const char *today)
 {
     link_all(rs, NULL, req->p, req->d, rows, today, req->request_id, req->plan, req->out);

@@ -98,6 +98,11 @@ void reuse_link_one(const struct results_svc *rs, db_conn *c, reuse_request *req
  * resolved from the verification cache and marks alone; false when a candidate needs a full
  * verification - then reuse_link_one (with a connection) must finish it. */
 bool reuse_link_quick(const struct results_svc *rs, reuse_request *req, db_rows *rows, const char *today);
+/* What resolving req gives when none of its holders has a candidate (pure): every `result` item
+ * missing. For building a receipt ahead of the look-up; req->plan must be restored before the real one. */
+void reuse_link_none(reuse_request *req);
+/* Whether an outcome differs from reuse_link_none's: something linked, refused or deferred. */
+bool reuse_linked_any(const reuse_outcome *o);
 
 /* The receipt/preview JSON of one plan item with its link (new object, caller owns). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
