@@ -113,7 +113,7 @@ mc_err dossiers_get(db_conn *c, const char *code, db_rows **out)
     db_param p[] = {db_str(code)};
     return db_query(c,
                     "SELECT " ACTIONS_SELECT_COLS ", agency_id, channel, source, applicant_pid, applicant_name,"
-                    " received_at, summary, reuse_flag, reuse_flagged_at FROM dossier WHERE code = ?",
+                    " received_at, summary, reuse_flag, reuse_flagged_at, declared_fields FROM dossier WHERE code = ?",
                     p, 1, out);
 }
 

@@ -47,7 +47,7 @@ enum {
     DC_STATE = AC_STATE, DC_NATIONAL = AC_NATIONAL, DC_VERSION = AC_VERSION, DC_DUE = AC_DUE,
     DC_REASON = AC_STATUS_REASON,
     DC_AGENCY = AC__COUNT, DC_CHANNEL, DC_SOURCE, DC_PID, DC_NAME, DC_RECEIVED, DC_SUMMARY, DC_REUSE_FLAG,
-    DC_REUSE_FLAGGED_AT
+    DC_REUSE_FLAGGED_AT, DC_DECLARED
 };
 mc_err dossiers_get(db_conn *c, const char *code, db_rows **out);
 /* Columns of dossiers_components, one row per component in code order: the component, then its reuse

@@ -34,8 +34,17 @@ static db_rows *load(http_job *j, db_conn *c)
     return r;
 }
 
-/* The identity checks' outcomes (never the population record: it is not stored). */
-static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_t *o)
+/* Fields in a comma-separated list ("" is none). */
+static long list_len(const char *s)
+{
+    long n = s && *s ? 1 : 0;
+    for (; s && *s; s++) n += *s == ',';
+    return n;
+}
+
+/* The identity checks' outcomes (never the population record: it is not stored); *confirmed gets the
+ * declared fields the verified checks confirmed (what GET /v1/stats counts as prefillable). */
+static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_t *o, long *confirmed)
 {
     db_rows *r = NULL;
     mc_err rc = idstore_checks(c, id, &r);
@@ -47,6 +56,7 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
             json_object_set_new(e, "role", json_string(col(r, i, 1)));
             json_object_set_new(e, "outcome", json_string(col(r, i, 2)));
             json_object_set_new(e, "matched", json_string(col(r, i, 3)));
+            if (strcmp(col(r, i, 2), "verified") == 0) *confirmed += list_len(col(r, i, 3));
             json_object_set_new(e, "mismatched", json_string(col(r, i, 4)));
             json_object_set_new(e, "requestId", json_string(col(r, i, 5)));
             json_object_set_new(e, "source", json_string(col(r, i, 6)));
@@ -124,11 +134,13 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
     json_object_set_new(o, "components", arr);
     actions_api_facts(j, r, o);
     reuse_flag_view(j->app, col(r, 0, DC_REUSE_FLAG), col(r, 0, DC_REUSE_FLAGGED_AT), o);
-    if ((rc = dossiers_identity_json(j, c, id, o))) {
+    long confirmed = 0;
+    if ((rc = dossiers_identity_json(j, c, id, o, &confirmed))) {
         json_decref(o);
         reply_problem(&j->out, rc, j->path, "could not read the identity checks", NULL);
         goto out;
     }
+    reuse_savings_view(comps, atol(col(r, 0, DC_DECLARED)), confirmed, o);
     snprintf(j->out.etag, sizeof(j->out.etag), "\"v%s\"", col(r, 0, DC_VERSION));
     reply_json(&j->out, 200, o);
 out:

@@ -527,6 +527,33 @@ void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, ch
     }
 }
 
+void reuse_savings_view(db_rows *comps, long declared, long confirmed, json_t *o)
+{
+    long asked = 0, pop = 0, pending = 0, res = 0, upl = 0, miss = 0;
+    for (size_t i = 0; i < db_rows_count(comps); i++) {
+        const char *plan = col(comps, i, DP_PLAN);
+        bool required = strcmp(col(comps, i, DP_REQUIRED), "1") == 0, reusable = col(comps, i, DP_REUSE_SOURCE);
+        bool reused = col(comps, i, DP_REUSED) && strcmp(col(comps, i, DP_REUSED), "1") == 0;
+        if (required || strcmp(plan, "missing") != 0 || reusable) asked++;
+        if (strcmp(plan, "population") == 0) col(comps, i, DP_SATISFIED_AT) ? pop++ : pending++;
+        if (strcmp(plan, "result") == 0 && reused) res++;
+        if (strcmp(plan, "upload") == 0) upl++;
+        if (strcmp(plan, "missing") == 0 && (required || reusable)) miss++;
+    }
+    json_t *s = json_object();
+    json_object_set_new(s, "componentsAsked", json_integer(asked));
+    json_object_set_new(s, "satisfiedWithoutUpload", json_pack("{s:I, s:I, s:I}", "population", (json_int_t)pop,
+                                                               "result", (json_int_t)res, "total",
+                                                               (json_int_t)(pop + res)));
+    json_object_set_new(s, "populationPending", json_integer(pending));
+    json_object_set_new(s, "uploaded", json_integer(upl));
+    json_object_set_new(s, "missing", json_integer(miss));
+    json_object_set_new(s, "shareAvoided", json_real(asked ? (double)(pop + res) / (double)asked : 0.0));
+    json_object_set_new(s, "declaredFields", json_integer(declared));
+    json_object_set_new(s, "declaredFieldsPrefillable", json_integer(confirmed));
+    json_object_set_new(o, "onceOnly", s);
+}
+
 void reuse_component_view(const app *a, db_rows *comps, size_t i, json_t *target)
 {
     bool reused = col(comps, i, DP_REUSED) && strcmp(col(comps, i, DP_REUSED), "1") == 0;

@@ -119,6 +119,11 @@ void reuse_component_params(const catalog_plan_item *it, const reuse_link *l, ch
  * flags; and to the body o the dossier's "reuseFlag" when a reused result was revoked (flag NULL:
  * none). */
 void reuse_component_view(const app *a, db_rows *comps, size_t i, json_t *target);
+/* The dossier's own once-only figures, body key "onceOnly", counted from its dossiers_components rows
+ * exactly as GET /v1/stats counts them in SQL (docs/reuse.md "Measured savings"): components asked,
+ * satisfied without upload (population, result), population pending, uploaded, missing, the share
+ * avoided, and the declared fields with how many the population record confirmed (prefillable). */
+void reuse_savings_view(db_rows *comps, long declared, long confirmed, json_t *o);
 void reuse_flag_view(const app *a, const char *flag, const char *flagged_at, json_t *o);
 
 /* GET /v1/citizens/{id}/evidence?procedure=...&consent=true[&father=&mother=&spouse=][&decline=TPn]...
