@@ -64,7 +64,7 @@ struct results_svc {
     size_t verify_max;
     bool marks_on;               /* a mark key and a trust fingerprint: verification marks (rmark.h) */
     rmark_key mark_key;
-    unsigned char trust_fp[32];  /* the marks' epoch: trust fingerprint and key (load_mark_key) */
+    unsigned char mark_epoch[32]; /* marks are made and accepted under it: trust fingerprint and key */
 };
 
 /* ---------------- start-up: trust and keys ---------------- */
@@ -231,7 +231,7 @@ static mc_err load_mark_key(results_svc *s, const mc_config *cfg, char *why, siz
               EVP_Digest(s->mark_key.k, s->mark_key.len, kh, &n, EVP_sha256(), NULL) == 1 &&
               EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(d, tag, sizeof(tag)) == 1 &&
               EVP_DigestUpdate(d, fp, 32) == 1 && EVP_DigestUpdate(d, kh, 32) == 1 &&
-              EVP_DigestFinal_ex(d, s->trust_fp, &n) == 1;
+              EVP_DigestFinal_ex(d, s->mark_epoch, &n) == 1;
     EVP_MD_CTX_free(d);
     if (!ok) {
         log_msg(LOG_WARN, "results: no trust to make verification marks under: marks off");
@@ -300,10 +300,10 @@ size_t results_api_svc_wards(const results_svc *s) { return s ? s->nkeys : 0; }
 
 const struct xverify_trust *results_api_trust(const results_svc *s) { return s ? s->trust : NULL; }
 
-const rmark_key *results_api_marks(const results_svc *s, const unsigned char **trust_fp)
+const rmark_key *results_api_marks(const results_svc *s, const unsigned char **epoch)
 {
     if (!s || !s->marks_on) return NULL;
-    *trust_fp = s->trust_fp;
+    *epoch = s->mark_epoch;
     return &s->mark_key;
 }
 
@@ -324,7 +324,7 @@ mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_
         goto out;
     }
     EVP_Digest(xml, len, sha, &n, EVP_sha256(), NULL);
-    rmark_from_report(&m, sha, s->trust_fp, rep);
+    rmark_from_report(&m, sha, s->mark_epoch, rep);
     if (!rmark_seal(&s->mark_key, &m, mac)) {
         rc = MC_ERR_INTERNAL;
         goto out;

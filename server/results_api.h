@@ -30,10 +30,10 @@ void results_api_svc_free(results_svc *s);
  * they are not loaded (or s is NULL). Borrowed: lives as long as s. */
 const struct xverify_trust *results_api_trust(const results_svc *s);
 struct rmark_key;
-/* The verification-mark key and (in *trust_fp) the epoch marks are made and accepted under (a hash of
+/* The verification-mark key and (in *epoch) the epoch marks are made and accepted under (a hash of
  * the trust fingerprint and the key), or NULL when marks are off (no mark_key_file, no trust).
  * Borrowed: lives as long as s. */
-const struct rmark_key *results_api_marks(const results_svc *s, const unsigned char **trust_fp);
+const struct rmark_key *results_api_marks(const results_svc *s, const unsigned char **epoch);
 /* Verify the signed bytes xml strictly and, when they pass, store their verification mark (in the
  * caller's transaction, if any). *marked says whether one was stored; *slug (static) is the verifier's
  * refusal, or "marks-off" when marks are off (then nothing is verified). Errors: database errors,

@@ -147,14 +147,14 @@ void reuse_counters_get(reuse_counters *out)
 static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i, const unsigned char sha[32],
                           rmark *m, const char *request_id)
 {
-    const unsigned char *fp = NULL;
-    const rmark_key *key = results_api_marks(rs, &fp);
+    const unsigned char *epoch = NULL;
+    const rmark_key *key = results_api_marks(rs, &epoch);
     const char *trust = col(rows, i, RQ_MARK_TRUST), *mac_hex = col(rows, i, RQ_MARK_MAC);
     unsigned char mac[32];
     if (!key || !trust || !mac_hex) return false;
     memset(m, 0, sizeof(*m));
     memcpy(m->sha, sha, 32);
-    if (strlen(trust) != 64 || !hex_decode(trust, 32, m->trust) || memcmp(m->trust, fp, 32) != 0) {
+    if (strlen(trust) != 64 || !hex_decode(trust, 32, m->trust) || memcmp(m->trust, epoch, 32) != 0) {
         count(&counters.marks_stale);
         return false;
     }

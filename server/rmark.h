@@ -1,8 +1,8 @@
 /* rmark.h - verification marks: the strict verifier's verdict on a signed result's bytes, kept by the
  * SHA-256 of those bytes and sealed with HMAC-SHA256 under the server's mark key, so that a result
  * verified once (at issuance, or by `motcua-admin result mark`) is not verified in full again at every
- * reuse after a restart (docs/reuse.md, "Verification marks"). A mark binds the bytes' hash, the trust
- * fingerprint they verified under and the facts reuse reads from them; anyone without the key can
+ * reuse after a restart (docs/reuse.md, "Verification marks"). A mark binds the bytes' hash, the epoch
+ * (trust fingerprint and key) they verified in and the facts reuse reads from them; anyone without the key can
  * neither write one nor move one to other bytes or other facts. Pure except rmark_key_load. */
 #ifndef MC_RMARK_H
 #define MC_RMARK_H
@@ -18,7 +18,7 @@
 /* What a verified document says that reuse needs (every string NUL-terminated, "" when absent). */
 typedef struct rmark {
     unsigned char sha[32];        /* SHA-256 of the signed bytes */
-    unsigned char trust[32];      /* xverify_trust_fingerprint they verified under */
+    unsigned char trust[32];      /* the epoch they verified in: trust fingerprint and key (results_api) */
     char result_id[65];
     char result_type[33];
     char holder[13];
@@ -33,8 +33,8 @@ typedef struct rmark_key {
 
 struct xverify_report;
 
-/* The mark of a document the strict verifier accepted (rep): sha of its bytes, trust the fingerprint
- * it verified under (NULL: zeros, for marks kept only in memory), the facts copied from rep. */
+/* The mark of a document the strict verifier accepted (rep): sha of its bytes, trust the epoch it
+ * verified in (NULL: zeros, for marks kept only in memory), the facts copied from rep. */
 void rmark_from_report(rmark *m, const unsigned char sha[32], const unsigned char trust[32],
                        const struct xverify_report *rep);
 
