@@ -15,6 +15,7 @@
 #include "dossiers.h"
 #include "log.h"
 #include "tfmt.h"
+#include "utf8.h"
 
 static const char *col(db_rows *r, size_t row, size_t c) { return db_rows_get(r, row, c, NULL); }
 
@@ -45,31 +46,49 @@ bool attach_name_ok(const char *name)
     const unsigned char *s = (const unsigned char *)name;
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) return false;
-    for (size_t i = 0; i < n;) {
-        unsigned char c = s[i];
-        size_t k;
-        uint32_t cp;
-        if (c < 0x80) {
-            if (c < 0x20 || c == 0x7F || c == '/' || c == '\\') return false;
-            i++;
-            continue;
-        }
-        if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1F;
-        else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0F;
-        else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07;
-        else return false;
-        if (i + k >= n) return false; /* truncated sequence */
-        for (size_t m = 1; m <= k; m++) {
-            if ((s[i + m] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + m] & 0x3F);
-        }
-        /* overlong forms, surrogates, beyond U+10FFFF, C1 controls */
-        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-            (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
-            return false;
-        i += k + 1;
+    if (utf8_valid_prefix(s, n) != n) return false; /* overlong forms, surrogates, beyond U+10FFFF */
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0x20 || s[i] == 0x7F || s[i] == '/' || s[i] == '\\') return false;
+        if (s[i] == 0xC2 && s[i + 1] >= 0x80 && s[i + 1] < 0xA0) return false; /* C1 controls */
     }
     return true;
+}
+
+/* RFC 5987 attr-char: what filename*= may carry unescaped. */
+static bool attr_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$&+-.^_`|~", c));
+}
+
+_Static_assert(ATTACH_DISPOSITION_CAP <= sizeof(((reply *)0)->disposition), "reply.disposition too small");
+
+void attach_disposition(const char *name, char *out, size_t cap)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strnlen(name, 255);
+    char *p = out;
+    if (cap < ATTACH_DISPOSITION_CAP) { /* the caller's buffer fits any 255-byte name, or gets nothing */
+        if (cap) out[0] = '\0';
+        return;
+    }
+    p += sprintf(p, "attachment; filename=\"");
+    for (size_t i = 0; i < n; i++) { /* an ASCII fallback for old clients: one '_' per other character */
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x80 || c >= 0xC0) *p++ = attr_char(c) ? (char)c : '_';
+    }
+    p += sprintf(p, "\"; filename*=UTF-8''");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (attr_char(c)) {
+            *p++ = (char)c;
+        } else {
+            *p++ = '%';
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        }
+    }
+    *p = '\0';
 }
 
 /* Load the dossier named by the first path segment; on failure j->out is set and NULL returned.
@@ -330,6 +349,7 @@ void attach_api_get(http_job *j, db_conn *c)
     j->out.status = 200;
     j->out.err = MC_OK;
     j->out.ctype = static_ctype(col(r, 0, AT_CTYPE));
+    attach_disposition(col(r, 0, AT_FILE_NAME), j->out.disposition, sizeof(j->out.disposition));
     j->out.body = body;
     j->out.len = len;
 out:

@@ -14,6 +14,11 @@ const char *attach_sniff(const void *buf, size_t len);
 /* Is name acceptable as a stored file name: 1..255 bytes of valid UTF-8, no control characters, no
  * '/' or '\\', not "." or "..". Pure. */
 bool attach_name_ok(const char *name);
+/* The Content-Disposition of a stored file named name (attach_name_ok): `attachment;
+ * filename="<ASCII fallback>"; filename*=UTF-8''<percent-encoded>` (RFC 6266, RFC 5987). Pure; out
+ * needs ATTACH_DISPOSITION_CAP bytes (a smaller cap gets ""). */
+#define ATTACH_DISPOSITION_CAP (45 + 255 + 3 * 255)
+void attach_disposition(const char *name, char *out, size_t cap);
 
 /* Route handlers (http.c). Each ends in exactly one reply in j->out. */
 void attach_api_post(http_job *j, db_conn *c);

@@ -81,6 +81,7 @@ void reply_send(struct evhttp_request *req, reply *r, const char *request_id)
     if (r->location[0]) evhttp_add_header(h, "Location", r->location);
     if (r->etag[0]) evhttp_add_header(h, "ETag", r->etag);
     if (r->allow[0]) evhttp_add_header(h, "Allow", r->allow);
+    if (r->disposition[0]) evhttp_add_header(h, "Content-Disposition", r->disposition);
     if (r->replayed) evhttp_add_header(h, "Idempotent-Replayed", "true");
     if (r->retry_after) {
         char ra[16];

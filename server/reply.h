@@ -20,6 +20,7 @@ typedef struct reply {
     char etag[48];
     char allow[64];             /* for 405 */
     char dossier_code[64];      /* for the request log line */
+    char disposition[1100];     /* Content-Disposition, "" = none (attach_disposition fits in it) */
     int retry_after;            /* seconds, 0 = none */
     int replayed;               /* Idempotency-Key replay */
 } reply;

@@ -69,6 +69,9 @@ try:
         H.check(g.status == 200 and g.body == PDF, "%s gets the exact bytes back" % key)
         H.check(hashlib.sha256(g.body).hexdigest() == a1.get("sha256"), "%s: same SHA-256" % key)
         H.check(g.header("Content-Type") == "application/pdf", "%s: stored content type" % key)
+        H.check(g.header("Content-Disposition") == "attachment; filename=\"gi_y_khai_sinh.pdf\"; "
+                "filename*=UTF-8''gi%E1%BA%A5y%20khai%20sinh.pdf", "%s: the stored name for the download: %r" % (
+                    key, g.header("Content-Disposition")))
     g = s.req("GET", "/v1/dossiers/%s/attachments/%s" % (code, a2.get("id")), key="portal")
     H.check(g.status == 200 and g.body == JPEG and g.header("Content-Type") == "image/jpeg", "JPEG back exactly")
 

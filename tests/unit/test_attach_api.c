@@ -95,11 +95,40 @@ static void test_name_table(void **state)
                      cases[i].ok ? "accepted" : "refused");
 }
 
+static void test_disposition(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *name, *want;
+    } cases[] = {
+        {"to-khai.pdf", "attachment; filename=\"to-khai.pdf\"; filename*=UTF-8''to-khai.pdf"},
+        {"giấy khai sinh.pdf", "attachment; filename=\"gi_y_khai_sinh.pdf\"; filename*=UTF-8''gi%E1%BA%A5y%20khai%20sinh.pdf"},
+        /* a quote, a semicolon and a percent sign cannot end the parameter or fake an escape */
+        {"a\";b%.pdf", "attachment; filename=\"a__b_.pdf\"; filename*=UTF-8''a%22%3Bb%25.pdf"},
+        {"scan (1).png", "attachment; filename=\"scan__1_.png\"; filename*=UTF-8''scan%20%281%29.png"},
+    };
+    char out[ATTACH_DISPOSITION_CAP];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        attach_disposition(cases[i].name, out, sizeof(out));
+        assert_string_equal(out, cases[i].want);
+    }
+    /* the longest name allowed, every byte escaped, fits */
+    char longest[256];
+    memset(longest, 0xe1, 255); /* not valid UTF-8, but the worst case for the encoder */
+    longest[255] = '\0';
+    attach_disposition(longest, out, sizeof(out));
+    assert_int_equal(strlen(out), 42 + 255 + 3 * 255);
+    char small[64] = "x";
+    attach_disposition("a.pdf", small, sizeof(small));
+    assert_string_equal(small, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sniff_table),
         cmocka_unit_test(test_name_table),
+        cmocka_unit_test(test_disposition),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
