@@ -91,11 +91,18 @@ mc_err results_mark_put(db_conn *c, const results_mark_row *m)
                    p, sizeof(p) / sizeof(p[0]), NULL, NULL);
 }
 
-mc_err results_page_bytes(db_conn *c, uint64_t after_id, long limit, db_rows **out)
+mc_err results_page_bytes(db_conn *c, uint64_t after_id, const unsigned char *unmarked_in, long limit,
+                          db_rows **out)
 {
-    db_param p[] = {db_i64((long long)after_id), db_i64(limit)};
+    db_param e = unmarked_in ? db_blob(unmarked_in, 32) : db_null();
+    db_param p[] = {db_i64((long long)after_id), e, e, db_i64(limit)};
+    /* "unmarked" goes by the stored hash column: a row whose bytes were edited since keeps its old mark
+     * here and is skipped, but reuse looks marks up by the hash of the bytes as stored now, finds none
+     * and verifies (and refuses) it in full */
     return db_query(c,
-                    "SELECT id, result_id, signed_xml FROM result WHERE id > ? AND revoked_at IS NULL"
-                    " ORDER BY id LIMIT ?",
-                    p, 2, out);
+                    "SELECT r.id, r.result_id, r.signed_xml FROM result r"
+                    " LEFT JOIN result_mark m ON m.sha256 = r.signed_sha256"
+                    " WHERE r.id > ? AND r.revoked_at IS NULL AND (? IS NULL OR m.trust IS NULL OR m.trust <> ?)"
+                    " ORDER BY r.id LIMIT ?",
+                    p, 4, out);
 }

@@ -60,7 +60,9 @@ typedef struct results_mark_row {
 } results_mark_row;
 /* Store the mark of the bytes with hash m->sha256, replacing an older one of the same bytes. */
 mc_err results_mark_put(db_conn *c, const results_mark_row *m);
-/* Unrevoked results with row id > after_id, by id, at most limit rows: id, result_id, signed_xml. */
-mc_err results_page_bytes(db_conn *c, uint64_t after_id, long limit, db_rows **out);
+/* Unrevoked results with row id > after_id, by id, at most limit rows: id, result_id, signed_xml; with
+ * unmarked_in (32 bytes, may be NULL: all) only those without a mark of that epoch. */
+mc_err results_page_bytes(db_conn *c, uint64_t after_id, const unsigned char *unmarked_in, long limit,
+                          db_rows **out);
 
 #endif

@@ -21,7 +21,7 @@ if [ -x certs/mkdev-ca.sh ]; then certs/mkdev-ca.sh "$run/certs" >/dev/null; ech
 export MOTCUA_SIGN_DIR="$run/certs" MOTCUA_TRUST_CA_FILE="$run/certs/ca.crt" MOTCUA_CRL_FILE="$run/certs/crl.pem" \
        MOTCUA_MARK_KEY_FILE="$run/certs/mark.key"
 # verification marks for results stored before schema 8 or under an older CA/CRL (docs/reuse.md)
-"$admin" result mark
+"$admin" result mark --missing
 
 # The population-database simulator (real HTTPS, HMAC-signed calls) with 1,200 synthetic Da Nang citizens.
 mkdir -p "$run/popdb"

@@ -25,8 +25,8 @@ static int usage(void)
             "  client revoke <id>\n"
             "  config-table                              print the configuration table (Markdown)\n"
             "  result issue --dossier CODE               sign and store the result of a stored dossier\n"
-            "  result mark                               verify every unrevoked result, store the marks of those\n"
-            "                                            that pass (after a trust, CRL or mark-key change)\n"
+            "  result mark [--missing]                   verify every unrevoked result (or those without a current\n"
+            "                                            mark), store the marks of those that pass\n"
             "  audit verify                              walk the audit hash chain; exit 1 at the first broken row\n"
             "roles: portal, national, official (needs --ward), monitor\n");
     return 2;
@@ -146,7 +146,7 @@ out:
 
 /* Verify every unrevoked result and (re)store the verification marks of those that pass. Exit 1 when
  * marks are off or the database fails; refusals are reported (and logged) but are not a failure. */
-static int cmd_result_mark(app *a, db_conn *c)
+static int cmd_result_mark(app *a, bool missing_only, db_conn *c)
 {
     results_svc *svc = NULL;
     char why[512] = "";
@@ -156,7 +156,7 @@ static int cmd_result_mark(app *a, db_conn *c)
         fprintf(stderr, "result mark: cannot initialise the verifier %s\n", why);
         goto out;
     }
-    mc_err rc = results_api_mark_all(svc, c, &seen, &marked, &refused);
+    mc_err rc = results_api_mark_all(svc, c, missing_only, &seen, &marked, &refused);
     if (rc == MC_ERR_RESULTS_UNAVAILABLE) {
         fprintf(stderr, "result mark: marks are off (no mark_key_file %s, or no trust anchors)\n",
                 a->cfg.mark_key_file);
@@ -166,7 +166,8 @@ static int cmd_result_mark(app *a, db_conn *c)
         fprintf(stderr, "result mark: %s (%s) after %ld results\n", mc_err_name(rc), db_conn_error(c), seen);
         goto out;
     }
-    printf("%ld unrevoked results verified: %ld marked, %ld refused by the verifier\n", seen, marked, refused);
+    printf("%ld unrevoked results%s verified: %ld marked, %ld refused by the verifier\n", seen,
+           missing_only ? " without a current mark" : "", marked, refused);
     status = 0;
 out:
     results_api_svc_free(svc);
@@ -245,8 +246,9 @@ int main(int argc, char **argv)
         else status = usage();
     } else if (strcmp(argv[i], "result") == 0 && i + 1 < argc && strcmp(argv[i + 1], "issue") == 0)
         status = cmd_result_issue(&a, argc - i - 2, argv + i + 2, c);
-    else if (strcmp(argv[i], "result") == 0 && i + 2 == argc && strcmp(argv[i + 1], "mark") == 0)
-        status = cmd_result_mark(&a, c);
+    else if (strcmp(argv[i], "result") == 0 && i + 2 <= argc && strcmp(argv[i + 1], "mark") == 0 &&
+             (i + 2 == argc || (i + 3 == argc && strcmp(argv[i + 2], "--missing") == 0)))
+        status = cmd_result_mark(&a, i + 3 == argc, c);
     else if (strcmp(argv[i], "audit") == 0 && i + 2 == argc && strcmp(argv[i + 1], "verify") == 0)
         status = cmd_audit_verify(c);
     else status = usage();

@@ -341,7 +341,8 @@ out:
     return rc;
 }
 
-mc_err results_api_mark_all(const results_svc *s, db_conn *c, long *seen, long *marked, long *refused)
+mc_err results_api_mark_all(const results_svc *s, db_conn *c, bool missing_only, long *seen, long *marked,
+                            long *refused)
 {
     db_rows *r = NULL;
     uint64_t after = 0;
@@ -349,7 +350,9 @@ mc_err results_api_mark_all(const results_svc *s, db_conn *c, long *seen, long *
     *seen = *marked = *refused = 0;
     if (!s || !s->marks_on) return MC_ERR_RESULTS_UNAVAILABLE;
     for (;;) { /* a page per transaction: an interrupted run keeps what it marked */
-        if ((rc = results_page_bytes(c, after, 200, &r)) || db_rows_count(r) == 0) break;
+        if ((rc = results_page_bytes(c, after, missing_only ? s->mark_epoch : NULL, 200, &r)) ||
+            db_rows_count(r) == 0)
+            break;
         if ((rc = db_begin(c))) break;
         for (size_t i = 0; i < db_rows_count(r) && !rc; i++) {
             size_t len = 0;

@@ -40,11 +40,12 @@ const struct rmark_key *results_api_marks(const results_svc *s, const unsigned c
  * MC_ERR_NOMEM, MC_ERR_INTERNAL. */
 mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_t len, bool *marked,
                         const char **slug);
-/* `motcua-admin result mark`: verify every unrevoked result and mark those that pass (after a change
- * of trust anchors, CRL entries or mark key, or for results stored before marks existed), one
- * transaction per page. Counts what it saw, marked and refused (each refusal logged).
- * MC_ERR_RESULTS_UNAVAILABLE when marks are off. */
-mc_err results_api_mark_all(const results_svc *s, db_conn *c, long *seen, long *marked, long *refused);
+/* `motcua-admin result mark`: verify every unrevoked result (missing_only: those without a mark of the
+ * current epoch) and mark those that pass (after a change of trust anchors, CRL entries or mark key,
+ * or for results stored before marks existed), one transaction per page. Counts what it saw, marked
+ * and refused (each refusal logged). MC_ERR_RESULTS_UNAVAILABLE when marks are off. */
+mc_err results_api_mark_all(const results_svc *s, db_conn *c, bool missing_only, long *seen, long *marked,
+                            long *refused);
 /* Number of wards that can sign. */
 size_t results_api_svc_wards(const results_svc *s);
 
