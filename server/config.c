@@ -198,6 +198,9 @@ void config_print_table(void)
         const char *at = strstr(r->def, SRC);
         if (at) snprintf(def, sizeof(def), "%.*s<source>%s", (int)(at - r->def), r->def, at + strlen(SRC));
         else snprintf(def, sizeof(def), "%s", r->def);
-        printf("| `%s` | %s | `%s` | %s | %s |\n", r->name, tn[r->type], def, b, r->desc);
+        printf("| `%s` | %s | `%s` | %s | ", r->name, tn[r->type], def, b);
+        for (const char *d = r->desc; *d; d++) /* a '|' in a description would end the Markdown cell */
+            fputs(*d == '|' ? "\\|" : (char[]){*d, '\0'}, stdout);
+        printf(" |\n");
     }
 }
