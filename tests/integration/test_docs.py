@@ -1,6 +1,7 @@
-"""docs/ stays true to the code: every row of `motcua-admin config-table` is in docs/operations.md, and
+"""docs/ stays true to the code: every row of `motcua-admin config-table` is in docs/operations.md,
 every route of the route table (server/http.c) is a path with that method in docs/api/openapi.yaml (and
-the reverse). No database needed."""
+the reverse), and every problem type of the error table (server/err.c) is in the OpenAPI document. No
+database needed."""
 import os
 import re
 import subprocess
@@ -28,4 +29,11 @@ for r in sorted(routes - documented):
     H.check(False, "route %s %s is not in docs/api/openapi.yaml" % r)
 for r in sorted(documented - routes):
     H.check(False, "docs/api/openapi.yaml documents %s %s, which the server does not route" % r)
+
+errs = open(os.path.join(H.SRC, "server", "err.c"), encoding="utf-8").read()
+slugs = [t for t in re.findall(r'T\("([a-z0-9-]+)"\)', errs) if t != "ok"]
+H.check(len(slugs) > 20, "error table read (%d problem types)" % len(slugs))
+for t in slugs:
+    H.check(re.search(r"/problems/%s(?![a-z0-9-])" % re.escape(t), api) is not None,
+            "problem type %s is in docs/api/openapi.yaml" % t)
 H.finish()
