@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "hex.h"
 #include "http.h"
 #include "dossier_xml.h"
 #include "log.h"
@@ -238,6 +239,10 @@ static mc_err load_mark_key(results_svc *s, const mc_config *cfg, char *why, siz
         return MC_OK;
     }
     s->marks_on = true;
+    char epoch[17];
+    hex_encode(s->mark_epoch, 8, epoch);
+    /* every motcuad of a deployment should print the same epoch: same anchors, CRL entries and key */
+    log_msg(LOG_INFO, "results: verification marks on, epoch %s (mark_key_file %s)", epoch, cfg->mark_key_file);
     return MC_OK;
 }
 
