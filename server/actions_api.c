@@ -584,7 +584,7 @@ static mc_err action_run(action_tx *t)
         break;
     case WORKFLOW_ACT_APPROVE:
         /* Sign and store the result in this transaction: it commits with the state change or not at all. */
-        if ((rc = results_api_issue(j->app->results, j->app->cat, c, t->code, rid, sizeof(rid), why, sizeof(why)))) {
+        if ((rc = results_api_issue(j->app->results, j->app->cat, j->app->cal, c, t->code, rid, sizeof(rid), why, sizeof(why)))) {
             tx_fail(t, rc, why[0] ? why : "could not issue the result");
             goto out;
         }

@@ -129,7 +129,7 @@ static int cmd_result_issue(app *a, int argc, char **argv, db_conn *c)
         fprintf(stderr, "result issue: %s (%s)\n", mc_err_name(rc), db_conn_error(c));
         goto out;
     }
-    rc = results_api_issue(svc, a->cat, c, code, rid, sizeof(rid), why, sizeof(why));
+    rc = results_api_issue(svc, a->cat, a->cal, c, code, rid, sizeof(rid), why, sizeof(why));
     if (!rc) rc = db_commit(c);
     else db_rollback(c);
     if (rc) {

@@ -564,6 +564,15 @@ time_t calendar_due(const calendar *cal, calendar_rule rule, time_t received, bo
 
 /* ---- formatting ---- */
 
+void calendar_add_months(int *y, int *m, int *d, int months)
+{
+    int total = *y * 12 + (*m - 1) + months;
+    *y = total / 12;
+    *m = total % 12 + 1;
+    if (*d > days_in_month(*y, *m))
+        *d = days_in_month(*y, *m);
+}
+
 void calendar_local_date(const calendar *cal, time_t t, int *y, int *m, int *d)
 {
     int64_t day;

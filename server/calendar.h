@@ -86,5 +86,8 @@ bool calendar_unconfirmed_get(const calendar *cal, size_t i, int *y, int *m, int
 void calendar_format_local(const calendar *cal, time_t t, char *buf, size_t cap);
 /* Local date parts of t (for dossier codes yyMMdd). Any output pointer may be NULL. */
 void calendar_local_date(const calendar *cal, time_t t, int *y, int *m, int *d);
+/* The date `months` calendar months after y-m-d (months >= 0), the day clamped to the month's last
+ * (31 August + 6 months = 28 or 29 February). Pure. */
+void calendar_add_months(int *y, int *m, int *d, int months);
 
 #endif

@@ -475,7 +475,7 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
 {
     static const char *const keys[] = {"code", "name_vi", "name_en", "field", "time_limit",
                                        "time_limit_max", "fees", "xsd", "result_type",
-                                       "inferred", "components", NULL};
+                                       "result_valid_months", "inferred", "components", NULL};
     char ctx[160], sub[200];
     json_t *field, *comps, *c, *tlm;
     size_t i;
@@ -538,6 +538,12 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
         if (rc)
             return rc;
         p->has_time_limit_max = true;
+    }
+    if (json_object_get(v, "result_valid_months")) {
+        long months = 0;
+        if ((rc = get_int(v, "result_valid_months", 1, 120, &months, ctx, why, whycap)))
+            return rc;
+        p->result_valid_months = (int)months;
     }
     snprintf(sub, sizeof(sub), "%s: fees", ctx);
     rc = parse_fee(json_object_get(v, "fees"), &p->fee, sub, why, whycap);

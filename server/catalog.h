@@ -91,6 +91,7 @@ typedef struct catalog_proc {
     catalog_fee fee;
     char xsd[CATALOG_FILE_CAP];
     char result_type[CATALOG_TYPE_CAP];
+    int result_valid_months;        /* the result is valid this long from its issue date; 0: no end */
     unsigned inferred;              /* CATALOG_INFERRED_* bits */
     catalog_component components[CATALOG_MAX_COMPONENTS];
     size_t n_components;

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "calendar.h"
 #include "hex.h"
 #include "http.h"
 #include "dossier_xml.h"
@@ -506,14 +507,27 @@ static const ward_key *find_key(const results_svc *s, const char *ward, size_t *
     return NULL;
 }
 
-mc_err results_api_issue(results_svc *s, const catalog *cat, db_conn *c, const char *dossier_code, char *result_id,
-                         size_t cap, char *why, size_t whycap)
+/* The last local date the result of proc issued at t is valid, into buf ("YYYY-MM-DD"), or NULL when
+ * the catalog sets no end (e.g. a marital status confirmation: 6 months from its issue date, Decree
+ * 123/2015/ND-CP art. 23). */
+static const char *valid_until_of(const catalog_proc *proc, const calendar *cal, time_t t, char *buf, size_t cap)
+{
+    int y, m, d;
+    if (!proc->result_valid_months) return NULL;
+    calendar_local_date(cal, t, &y, &m, &d);
+    calendar_add_months(&y, &m, &d, proc->result_valid_months);
+    snprintf(buf, cap, "%04d-%02d-%02d", y, m, d);
+    return buf;
+}
+
+mc_err results_api_issue(results_svc *s, const catalog *cat, const calendar *cal, db_conn *c, const char *dossier_code,
+                         char *result_id, size_t cap, char *why, size_t whycap)
 {
     db_rows *d = NULL;
     content *ct = NULL;
     char *xml = NULL;
     size_t xml_len = 0, k = 0, body_len = 0;
-    char rid[RESULTS_ID_CAP], issued[32], signed_db[32];
+    char rid[RESULTS_ID_CAP], issued[32], signed_db[32], valid_until[16];
     unsigned char sha[32];
     long total = 0, active = 0;
     mc_err rc;
@@ -582,7 +596,8 @@ mc_err results_api_issue(results_svc *s, const catalog *cat, db_conn *c, const c
                             .dossier_code = dossier_code, .issuer_agency_id = ward, .issuer_name = unit->name,
                             .holder_personal_id = db_rows_get(d, 0, RS_PID, NULL),
                             .holder_full_name = db_rows_get(d, 0, RS_NAME, NULL), .content = ct->fields,
-                            .content_count = ct->n, .issued_at = tv.tv_sec, .valid_until = NULL};
+                            .content_count = ct->n, .issued_at = tv.tv_sec,
+                            .valid_until = valid_until_of(proc, cal, tv.tv_sec, valid_until, sizeof(valid_until))};
     if ((rc = sign_result(sc, &f, tv.tv_sec, &xml, &xml_len, why, whycap))) goto out;
     unsigned int shalen = sizeof(sha);
     EVP_Digest(xml, xml_len, sha, &shalen, EVP_sha256(), NULL);
@@ -593,7 +608,7 @@ mc_err results_api_issue(results_svc *s, const catalog *cat, db_conn *c, const c
                        .holder_pid = f.holder_personal_id, .dossier_id = dossier_id, .dossier_code = dossier_code,
                        .issuer_agency = unit->agency_id, .issuer_ward = ward,
                        .signer_cert_sha256 = sign_ctx_cert_sha256(sc), .issued_at = issued, .signed_at = signed_db,
-                       .valid_until = NULL, .xml = xml, .xml_len = xml_len, .sha256 = sha};
+                       .valid_until = f.valid_until, .xml = xml, .xml_len = xml_len, .sha256 = sha};
     if ((rc = results_insert(c, &row, NULL))) {
         snprintf(why, whycap, rc == MC_ERR_CONFLICT ? "result %s exists already" : "cannot store result %s", rid);
         goto out;

@@ -52,14 +52,15 @@ size_t results_api_svc_wards(const results_svc *s);
 /* Issue the result of a stored dossier, inside the caller's open transaction on c: read the dossier
  * (locked), build the fields (result type from the catalog, issuer from units.json, holder = the
  * applicant, content = every leaf of the dossier XML's <declaration>, e.g. the birth-registration
- * extract fields), sign with the ward's key on this thread, insert the row. The result id is
+ * extract fields; validUntil when the catalog gives the result a validity, counted from the local
+ * issue date on cal), sign with the ward's key on this thread, insert the row. The result id is
  * "KQ-" + dossier code ("-2", "-3", ... after a revocation). On success result_id (cap >= 65) holds
  * it; the caller commits. Errors (why says what; result_id untouched; the caller rolls back):
  * MC_ERR_NOT_FOUND (no such dossier), MC_ERR_CONFLICT (the dossier has a result not revoked),
  * MC_ERR_RESULTS_UNAVAILABLE (no key for the ward), MC_ERR_UNKNOWN_PROCEDURE / MC_ERR_UNKNOWN_UNIT,
  * MC_ERR_BAD_REQUEST (a field sign_result refuses), database errors. */
-mc_err results_api_issue(results_svc *s, const catalog *cat, db_conn *c, const char *dossier_code, char *result_id,
-                         size_t cap, char *why, size_t whycap);
+mc_err results_api_issue(results_svc *s, const catalog *cat, const calendar *cal, db_conn *c, const char *dossier_code,
+                         char *result_id, size_t cap, char *why, size_t whycap);
 
 /* Route handlers (server/http.c). Scoping: officials see every result (they check results
  * presented for reuse in any ward); portal and national clients only results of dossiers they

@@ -6,7 +6,9 @@ audited); another holder's result is never linked; revocation after submission f
 preview == submission; stats; verification marks (issuance marks the signed bytes, a restarted server
 links on the mark without verifying again, forged / moved / stale marks fall back to a full verification,
 `motcua-admin result mark` re-marks, an unfit key file refuses start-up)."""
+import calendar
 import concurrent.futures
+import datetime
 import os
 import re
 import subprocess
@@ -97,6 +99,18 @@ try:
     death_extract = issue(fill("1.000656", [widow, late]))                       # KQ.G15.000032 held by widow
     H.check(s.sql("SELECT result_type FROM result WHERE result_id='%s'" % death_extract) == "KQ.G15.000032",
             "death extract issued with its type")
+    # a marital status confirmation is valid 6 months from its (local) issue date, signed and in the row
+    local = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=7)
+    y, m = divmod(local.year * 12 + local.month - 1 + 6, 12)
+    last = calendar.monthrange(y, m + 1)[1]
+    want = "%04d-%02d-%02d" % (y, m + 1, min(local.day, last))
+    H.check(s.sql("SELECT valid_until FROM result WHERE result_id='%s'" % conf_c1) == want,
+            "confirmation valid until %s" % want)
+    H.check("validUntil>%s<" % want in s.sql("SELECT signed_xml FROM result WHERE result_id='%s'" % conf_c1)
+            or 'validUntil="%s"' % want in s.sql("SELECT signed_xml FROM result WHERE result_id='%s'" % conf_c1),
+            "the signed confirmation says so too")
+    H.check(s.sql("SELECT valid_until IS NULL FROM result WHERE result_id='%s'" % marriage_cert) == "1",
+            "a marriage certificate has no end")
 
     # ---- birth registration: TP3 from population, TP4 = the parents' marriage certificate ----
     comps = upload("TP1") + upload("TP2") + '<component code="TP3"><reuse source="population"/></component>'

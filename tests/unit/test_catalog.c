@@ -77,6 +77,8 @@ static void test_procedures(void **state)
         assert_int_equal(p->time_limit.days, c->days);
         assert_int_equal(p->has_time_limit_max, c->has_max);
         assert_string_equal(p->result_type, c->result_type);
+        /* a marital status confirmation is valid 6 months (Decree 123/2015 art. 23); no other end */
+        assert_int_equal(p->result_valid_months, strcmp(c->code, "1.004873") == 0 ? 6 : 0);
         assert_int_equal(p->n_components, c->n_components);
         for (size_t k = 0; k < p->n_components; k++) {
             const catalog_component *cc = &p->components[k];
@@ -329,6 +331,11 @@ static const bad_case bad[] = {
      "\"effective_from\":\"2025-07-01\"},{\"code\":\"20242\",\"name\":\"y\",\"agency_id\":"
      "\"H17.48.02\",\"effective_from\":\"2025-07-01\"}]}", tiny_xsd, MC_ERR_CONFIG,
      "units[1]: duplicate unit code 20242"},
+    {"result validity in months", PROC(",\"result_valid_months\":6", COMP), good_units, tiny_xsd, MC_OK, ""},
+    {"result validity of 0 months", PROC(",\"result_valid_months\":0", COMP), good_units, tiny_xsd,
+     MC_ERR_CONFIG, "\"result_valid_months\" must be an integer from 1 to 120"},
+    {"result validity as text", PROC(",\"result_valid_months\":\"6\"", COMP), good_units, tiny_xsd,
+     MC_ERR_CONFIG, "result_valid_months"},
     {"procedure code shape", "{\"procedures\":[{\"code\":\"1001193\"}]}", good_units, tiny_xsd,
      MC_ERR_CONFIG, "procedures[0]: code \"1001193\""},
     {"xsd outside the directory", "{\"procedures\":[{\"code\":\"1.001193\",\"name_vi\":\"a\","
