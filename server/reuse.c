@@ -188,12 +188,11 @@ static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, si
     db_rows *r = NULL;
     xverify_report *rep = NULL;
     bool ok = false, known = sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha);
-    if (full_only) goto full;
-    if (known && cache_get(sha, m)) {
+    if (!full_only && known && cache_get(sha, m)) {
         out->cache_hits++;
         return true;
     }
-    if (known && mark_accepted(rs, rows, i, sha, m, request_id)) {
+    if (!full_only && known && mark_accepted(rs, rows, i, sha, m, request_id)) {
         cache_put(m); /* in memory too: the next use costs no MAC */
         out->marks++;
         return true;
@@ -202,7 +201,6 @@ static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, si
         out->deferred = true;
         return false;
     }
-full:;
     size_t len = 0;
     const char *xml = NULL;
     if (reuse_sql_bytes(c, rid, &r) || !(xml = db_rows_get(r, 0, 0, &len))) {
