@@ -61,11 +61,11 @@ typedef struct reuse_outcome {
 size_t reuse_holder_roles(const catalog_proc *p, const catalog_component *comp, const char **roles, size_t cap);
 
 /* Resolve every `result` item of plan (of procedure p) for dossier d: one query for the candidate results of all
- * holders, newest first; each re-verified (or found in the cache), revoked/expired/other holders'
- * skipped; the first valid one linked (item ref = its id). Items left without a result become
- * CATALOG_HOW_MISSING. declined (may be NULL) is a list of n_declined component codes the citizen
- * declined (preview): they are not reused and become CATALOG_HOW_UPLOAD. trust NULL: nothing can be
- * verified, so nothing is linked. request_id is for logs. out is overwritten. Errors: database
+ * holders, newest first; each re-verified (or found in the cache, or accepted on its verification
+ * mark), revoked/expired/other holders' skipped; the first valid one linked (item ref = its id). Items
+ * left without a result become CATALOG_HOW_MISSING. declined (may be NULL) is a list of n_declined
+ * component codes the citizen declined (preview): they are not reused and become CATALOG_HOW_UPLOAD.
+ * rs without trust anchors (results_api_trust NULL): nothing can be verified, so nothing is linked. request_id is for logs. out is overwritten. Errors: database
  * errors (plan and out then undefined: the caller refuses the request). */
 mc_err reuse_resolve(const struct results_svc *rs, db_conn *c, const calendar *cal, const catalog_proc *p,
                      const dossier_doc *d, const char *const *declined, size_t n_declined, const char *request_id,
@@ -135,8 +135,8 @@ void reuse_api_stats(http_job *j, db_conn *c);
 /* How this process re-verified stored results since it started (GET /v1/stats "reVerification"). */
 typedef struct reuse_counters {
     size_t cache_hits;            /* found verified in the in-memory cache */
-    size_t marks_accepted;        /* this server's mark for the bytes, under the trust it has now */
-    size_t marks_stale;           /* a mark made under another trust: verified in full instead */
+    size_t marks_accepted;        /* this server's mark for the bytes, of the current epoch */
+    size_t marks_stale;           /* a mark of another epoch (trust or key): verified in full instead */
     size_t marks_rejected;        /* a mark that does not authenticate (logged): verified in full instead */
     size_t full_verifications;    /* bytes fetched and verified by xverify */
 } reuse_counters;
