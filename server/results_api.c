@@ -313,11 +313,15 @@ const rmark_key *results_api_marks(const results_svc *s, const unsigned char **e
     return &s->mark_key;
 }
 
-mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_t len, bool *marked,
-                        const char **slug)
+/* Verify the signed bytes xml strictly and, when they pass, store their verification mark (in the
+ * caller's transaction, if any). sha: their SHA-256 when the caller has it, else NULL. *marked says
+ * whether one was stored; *slug (static) is the verifier's refusal, or "marks-off" when marks are off
+ * (then nothing is verified). Errors: database errors, MC_ERR_NOMEM, MC_ERR_INTERNAL. */
+static mc_err mark_bytes(const results_svc *s, db_conn *c, const char *xml, size_t len, const unsigned char *sha,
+                         bool *marked, const char **slug)
 {
     xverify_report *rep = NULL;
-    unsigned char sha[32], mac[32];
+    unsigned char own[32], mac[32];
     unsigned int n = 32;
     rmark m;
     mc_err rc = MC_OK;
@@ -329,7 +333,10 @@ mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_
         *slug = rep->slug;
         goto out;
     }
-    EVP_Digest(xml, len, sha, &n, EVP_sha256(), NULL);
+    if (!sha) {
+        EVP_Digest(xml, len, own, &n, EVP_sha256(), NULL);
+        sha = own;
+    }
     rmark_from_report(&m, sha, s->mark_epoch, rep);
     if (!rmark_seal(&s->mark_key, &m, mac)) {
         rc = MC_ERR_INTERNAL;
@@ -366,7 +373,7 @@ mc_err results_api_mark_all(const results_svc *s, db_conn *c, bool missing_only,
             bool ok = false;
             after = strtoull(db_rows_get(r, i, 0, NULL), NULL, 10);
             (*seen)++;
-            if ((rc = results_api_mark(s, c, xml, len, &ok, &slug))) break;
+            if ((rc = mark_bytes(s, c, xml, len, NULL, &ok, &slug))) break;
             if (ok) (*marked)++;
             else {
                 (*refused)++;
@@ -512,11 +519,8 @@ static const ward_key *find_key(const results_svc *s, const char *ward, size_t *
  * 123/2015/ND-CP art. 23). */
 static const char *valid_until_of(const catalog_proc *proc, const calendar *cal, time_t t, char *buf, size_t cap)
 {
-    int y, m, d;
     if (!proc->result_valid_months) return NULL;
-    calendar_local_date(cal, t, &y, &m, &d);
-    calendar_add_months(&y, &m, &d, proc->result_valid_months);
-    snprintf(buf, cap, "%04d-%02d-%02d", y, m, d);
+    calendar_local_date_text(cal, t, proc->result_valid_months, buf, cap);
     return buf;
 }
 
@@ -617,7 +621,7 @@ mc_err results_api_issue(results_svc *s, const catalog *cat, const calendar *cal
      * (in any process, after any restart) need not verify it again under the same trust */
     bool marked = false;
     const char *slug = NULL;
-    if ((rc = results_api_mark(s, c, xml, xml_len, &marked, &slug))) {
+    if ((rc = mark_bytes(s, c, xml, xml_len, sha, &marked, &slug))) {
         snprintf(why, whycap, "cannot store the verification mark of result %s", rid);
         goto out;
     }

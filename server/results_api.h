@@ -34,12 +34,6 @@ struct rmark_key;
  * the trust fingerprint and the key), or NULL when marks are off (no mark_key_file, no trust).
  * Borrowed: lives as long as s. */
 const struct rmark_key *results_api_marks(const results_svc *s, const unsigned char **epoch);
-/* Verify the signed bytes xml strictly and, when they pass, store their verification mark (in the
- * caller's transaction, if any). *marked says whether one was stored; *slug (static) is the verifier's
- * refusal, or "marks-off" when marks are off (then nothing is verified). Errors: database errors,
- * MC_ERR_NOMEM, MC_ERR_INTERNAL. */
-mc_err results_api_mark(const results_svc *s, db_conn *c, const char *xml, size_t len, bool *marked,
-                        const char **slug);
 /* `motcua-admin result mark`: verify every unrevoked result (missing_only: those without a mark of the
  * current epoch) and mark those that pass (after a change of trust anchors, CRL entries or mark key,
  * or for results stored before marks existed), one transaction per page. Counts what it saw, marked
