@@ -573,6 +573,18 @@ void calendar_add_months(int *y, int *m, int *d, int months)
         *d = days_in_month(*y, *m);
 }
 
+void calendar_local_date_text(const calendar *cal, time_t t, int months, char *buf, size_t cap)
+{
+    int y, m, d;
+    if (cap < CALENDAR_DATE_CAP) {
+        if (cap) buf[0] = '\0';
+        return;
+    }
+    calendar_local_date(cal, t, &y, &m, &d);
+    calendar_add_months(&y, &m, &d, months);
+    snprintf(buf, cap, "%04d-%02d-%02d", y, m, d);
+}
+
 void calendar_local_date(const calendar *cal, time_t t, int *y, int *m, int *d)
 {
     int64_t day;

@@ -89,5 +89,9 @@ void calendar_local_date(const calendar *cal, time_t t, int *y, int *m, int *d);
 /* The date `months` calendar months after y-m-d (months >= 0), the day clamped to the month's last
  * (31 August + 6 months = 28 or 29 February). Pure. */
 void calendar_add_months(int *y, int *m, int *d, int months);
+/* The local date of t plus `months` calendar months (calendar_add_months) as "YYYY-MM-DD" into buf;
+ * cap >= 11 (CALENDAR_DATE_CAP), else buf gets "" (if cap > 0). */
+#define CALENDAR_DATE_CAP 11
+void calendar_local_date_text(const calendar *cal, time_t t, int months, char *buf, size_t cap);
 
 #endif

@@ -382,13 +382,6 @@ static void link_all(const struct results_svc *rs, db_conn *c, const catalog_pro
     }
 }
 
-static void local_today(const calendar *cal, char *today, size_t cap)
-{
-    int y, m, dd;
-    calendar_local_date(cal, time(NULL), &y, &m, &dd);
-    snprintf(today, cap, "%04d-%02d-%02d", y, m, dd);
-}
-
 static bool no_trust(const struct xverify_trust *trust, const char *request_id)
 {
     if (trust) return false;
@@ -412,7 +405,7 @@ mc_err reuse_fetch_many(const struct results_svc *rs, db_conn *c, const calendar
     bool any = false;
     mc_err rc = MC_OK;
     *rows = NULL;
-    local_today(cal, today, 16);
+    calendar_local_date_text(cal, time(NULL), 0, today, 16);
     for (size_t k = 0; k < n; k++) {
         reuse_request *q = &reqs[k];
         const char *pl[REUSE_SQL_MAX_PIDS] = {NULL}, *tl[REUSE_SQL_MAX_TYPES] = {NULL};

@@ -129,6 +129,21 @@ static void test_add_months(void **state)
     }
 }
 
+/* The local date as text: 23:30 local on 31 August is still 31 August (UTC is 16:30). */
+static void test_local_date_text(void **state)
+{
+    const calendar *cal = *state;
+    char buf[CALENDAR_DATE_CAP], small[10] = "x";
+    calendar_local_date_text(cal, L("2026-08-31 23:30"), 0, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-08-31");
+    calendar_local_date_text(cal, L("2026-08-31 23:30"), 6, buf, sizeof(buf));
+    assert_string_equal(buf, "2027-02-28");
+    calendar_local_date_text(cal, L("2026-09-01 00:10"), 0, buf, sizeof(buf));
+    assert_string_equal(buf, "2026-09-01");
+    calendar_local_date_text(cal, L("2026-08-31 23:30"), 0, small, sizeof(small));
+    assert_string_equal(small, "");
+}
+
 /* ---- due dates ---- */
 
 #define SD CAL_RULE_SAME_DAY
@@ -584,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_lines, setup_real, teardown_cal),
         cmocka_unit_test(test_good_buf),
         cmocka_unit_test(test_add_months),
+        cmocka_unit_test_setup_teardown(test_local_date_text, setup_real, teardown_cal),
         cmocka_unit_test(test_entry_cap),
         cmocka_unit_test(test_load_file_errors),
         cmocka_unit_test(test_windows),
