@@ -2,14 +2,6 @@
  * (the queue's states) go in as JSON through JSON_TABLE. */
 #include "actions.h"
 
-#define WORKFLOW_COLS "SELECT " ACTIONS_SELECT_COLS " FROM dossier WHERE code = ?"
-
-mc_err actions_lock(db_conn *c, const char *code, db_rows **out)
-{
-    db_param p[] = {db_str(code)};
-    return db_query(c, WORKFLOW_COLS " FOR UPDATE", p, 1, out);
-}
-
 mc_err actions_update(db_conn *c, const actions_row *r)
 {
     uint64_t n = 0;

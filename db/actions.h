@@ -1,5 +1,5 @@
-/* actions.h - SQL of the officials' workflow: lock a dossier for an action, write its new state and
- * workflow facts, the history row with old and new due times, supplement requests, apology slips
+/* actions.h - SQL of the officials' workflow on a dossier row locked by dossiers_lock: its new state
+ * and workflow facts, the history row with old and new due times, supplement requests, apology slips
  * (form 04), and the ward queue with keyset pagination. Callers own the transaction. */
 #ifndef MC_ACTIONS_H
 #define MC_ACTIONS_H
@@ -7,8 +7,9 @@
 #include <stdint.h>
 #include "db.h"
 
-/* Columns of actions_lock, in order (ACTIONS_SELECT_COLS); dossiers_get reads the same
- * ones first, so its rows serve the workflow view too. Times are UTC DATETIME(6) text or NULL. */
+/* The workflow columns of a dossier row, in order (ACTIONS_SELECT_COLS); dossiers_get and dossiers_lock
+ * read them first, so one row serves the action and the workflow view. Times are UTC DATETIME(6) text
+ * or NULL. */
 #define ACTIONS_SELECT_COLS                                                                                    \
     "id, code, procedure_code, ward, client_id, state, national_status, version, due_at, assignee,"           \
     " paused_at, fee_vnd, paid_at, payment_ref, outcome_reason, result_id, finished_at, rescheduled_to,"      \
@@ -18,9 +19,6 @@ enum {
     AC_PAUSED, AC_FEE, AC_PAID, AC_PAYMENT_REF, AC_OUTCOME_REASON, AC_RESULT_ID, AC_FINISHED, AC_RESCHEDULED,
     AC_STATUS_REASON, AC__COUNT
 };
-/* The dossier named by code with its workflow columns, locked FOR UPDATE until the caller's
- * transaction ends (actions on one dossier serialise here). 0 rows when unknown. *out owned by caller. */
-mc_err actions_lock(db_conn *c, const char *code, db_rows **out);
 
 /* The whole new workflow row; every string borrowed, NULL writes SQL NULL (so the caller passes
  * the current value to keep one). fee_vnd < 0 writes NULL. */

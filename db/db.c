@@ -368,6 +368,18 @@ const char *db_rows_get(const db_rows *r, size_t i, size_t j, size_t *len)
     return r->vals[i * r->ncols + j];
 }
 
+mc_err db_rows_set(db_rows *r, size_t i, size_t j, const char *val)
+{
+    if (!r || i >= r->nrows || j >= r->ncols) return MC_ERR_INTERNAL;
+    char *v = NULL;
+    size_t len = val ? strlen(val) : 0;
+    if (val && !(v = strdup(val))) return MC_ERR_NOMEM;
+    free(r->vals[i * r->ncols + j]);
+    r->vals[i * r->ncols + j] = v;
+    r->lens[i * r->ncols + j] = len;
+    return MC_OK;
+}
+
 void db_rows_free(db_rows *r)
 {
     if (!r) return;

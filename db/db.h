@@ -72,6 +72,9 @@ mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t npar
 size_t db_rows_count(const db_rows *r);
 /* Value of row i, column j, or NULL for SQL NULL; *len (may be NULL) gets its length. */
 const char *db_rows_get(const db_rows *r, size_t i, size_t j, size_t *len);
+/* Replace row i, column j with a copy of val (NULL: SQL NULL), e.g. to show a locked row as the caller
+ * has just updated it without reading it again. MC_ERR_INTERNAL when (i, j) is outside r. */
+mc_err db_rows_set(db_rows *r, size_t i, size_t j, const char *val);
 void db_rows_free(db_rows *r);
 
 mc_err db_begin(db_conn *c);

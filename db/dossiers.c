@@ -108,13 +108,20 @@ mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out)
     return db_query(c, "SELECT code, receipt FROM dossier WHERE id = ?", p, 1, out);
 }
 
+#define DOSSIER_VIEW_SELECT                                                                                     \
+    "SELECT " ACTIONS_SELECT_COLS ", agency_id, channel, source, applicant_pid, applicant_name, received_at,"  \
+    " summary, reuse_flag, reuse_flagged_at, declared_fields FROM dossier WHERE code = ?"
+
 mc_err dossiers_get(db_conn *c, const char *code, db_rows **out)
 {
     db_param p[] = {db_str(code)};
-    return db_query(c,
-                    "SELECT " ACTIONS_SELECT_COLS ", agency_id, channel, source, applicant_pid, applicant_name,"
-                    " received_at, summary, reuse_flag, reuse_flagged_at, declared_fields FROM dossier WHERE code = ?",
-                    p, 1, out);
+    return db_query(c, DOSSIER_VIEW_SELECT, p, 1, out);
+}
+
+mc_err dossiers_lock(db_conn *c, const char *code, db_rows **out)
+{
+    db_param p[] = {db_str(code)};
+    return db_query(c, DOSSIER_VIEW_SELECT " FOR UPDATE", p, 1, out);
 }
 
 mc_err dossiers_components(db_conn *c, uint64_t id, db_rows **out)

@@ -40,8 +40,8 @@ mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, lon
 /* Rows: code, receipt. */
 mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out);
 
-/* Columns of dossiers_get, in order: the workflow columns first, in actions_lock's order (AC_*), so
- * the dossier view reads its workflow facts from the same row, then the rest. */
+/* Columns of dossiers_get and dossiers_lock, in order: the workflow columns first (AC_*), so the
+ * dossier view reads its workflow facts from the same row, then the rest. */
 enum {
     DC_ID = AC_ID, DC_CODE = AC_CODE, DC_PROCEDURE = AC_PROCEDURE, DC_WARD = AC_WARD, DC_CLIENT = AC_CLIENT,
     DC_STATE = AC_STATE, DC_NATIONAL = AC_NATIONAL, DC_VERSION = AC_VERSION, DC_DUE = AC_DUE,
@@ -50,6 +50,9 @@ enum {
     DC_REUSE_FLAGGED_AT, DC_DECLARED
 };
 mc_err dossiers_get(db_conn *c, const char *code, db_rows **out);
+/* dossiers_get's row locked FOR UPDATE until the caller's transaction ends: an action on a dossier
+ * starts here, so actions on one dossier serialise on it. 0 rows when unknown. */
+mc_err dossiers_lock(db_conn *c, const char *code, db_rows **out);
 /* Columns of dossiers_components, one row per component in code order: the component, then its reuse
  * facts (source, reused, the linked result and that result's type, issuer, issue and revocation time). */
 enum {

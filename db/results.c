@@ -21,24 +21,11 @@ mc_err results_dossier_source(db_conn *c, const char *dossier_code, db_rows **ou
 {
     db_param p[] = {db_str(dossier_code)};
     return db_query(c,
-                    "SELECT id, code, procedure_code, ward, agency_id, applicant_pid, applicant_name, body"
-                    " FROM dossier WHERE code = ? FOR UPDATE",
+                    "SELECT d.id, d.code, d.procedure_code, d.ward, d.agency_id, d.applicant_pid, d.applicant_name,"
+                    " d.body, (SELECT COUNT(*) FROM result r WHERE r.dossier_id = d.id),"
+                    " (SELECT COUNT(*) FROM result r WHERE r.dossier_id = d.id AND r.revoked_at IS NULL)"
+                    " FROM dossier d WHERE d.code = ? FOR UPDATE",
                     p, 1, out);
-}
-
-mc_err results_count_for_dossier(db_conn *c, uint64_t dossier_id, long *total, long *active)
-{
-    db_rows *r = NULL;
-    db_param p[] = {db_i64((long long)dossier_id)};
-    mc_err rc = db_query(c,
-                         "SELECT COUNT(*), COALESCE(SUM(revoked_at IS NULL), 0) FROM result WHERE dossier_id = ?",
-                         p, 1, &r);
-    if (!rc) {
-        *total = atol(db_rows_get(r, 0, 0, NULL));
-        *active = atol(db_rows_get(r, 0, 1, NULL));
-    }
-    db_rows_free(r);
-    return rc;
 }
 
 mc_err results_get(db_conn *c, const char *result_id, db_rows **out)

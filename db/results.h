@@ -30,12 +30,11 @@ typedef struct results_row {
 mc_err results_insert(db_conn *c, const results_row *row, uint64_t *row_id);
 
 /* Columns of results_dossier_source, in order. */
-enum { RS_ID, RS_CODE, RS_PROCEDURE, RS_WARD, RS_AGENCY, RS_PID, RS_NAME, RS_BODY };
+enum { RS_ID, RS_CODE, RS_PROCEDURE, RS_WARD, RS_AGENCY, RS_PID, RS_NAME, RS_BODY, RS_RESULTS, RS_ACTIVE };
 /* The stored dossier a result is issued from, locked FOR UPDATE (issuing the same dossier twice
- * serialises on it). 0 rows when unknown. *out owned by the caller. */
+ * serialises on it), with the count of its results (RS_RESULTS) and of those not revoked (RS_ACTIVE)
+ * in the same statement. 0 rows when unknown. *out owned by the caller. */
 mc_err results_dossier_source(db_conn *c, const char *dossier_code, db_rows **out);
-/* Results of a dossier: *total of them, *active not revoked. */
-mc_err results_count_for_dossier(db_conn *c, uint64_t dossier_id, long *total, long *active);
 
 /* Columns of results_get and results_list, in order (RC_XML only in results_get). */
 enum {

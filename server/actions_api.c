@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "http.h"
 #include "dossier_api.h"
+#include "dossiers.h"
 #include "log.h"
 #include "results_api.h"
 #include "tfmt.h"
@@ -378,6 +379,7 @@ typedef struct {
     char detail[512];
     json_t *extra;       /* owned until handed to reply_problem */
     char from[40], to[40];
+    db_rows *after;      /* on success: the dossier row as committed (owned) */
 } action_tx;
 
 static mc_err tx_fail(action_tx *t, mc_err err, const char *detail)
@@ -432,7 +434,7 @@ static mc_err tx_open(action_tx *t, db_rows **r, workflow_state *st, unsigned *v
     char why[160];
     mc_err rc = db_begin(t->c);
     if (rc) return tx_fail(t, rc, "could not start the transaction");
-    if ((rc = actions_lock(t->c, t->code, r))) return tx_fail(t, rc, "could not read the dossier");
+    if ((rc = dossiers_lock(t->c, t->code, r))) return tx_fail(t, rc, "could not read the dossier");
     if (db_rows_count(*r) == 0 || !auth_sees_dossier(&t->j->client, col(*r, 0, AC_WARD), col(*r, 0, AC_CLIENT)))
         return tx_fail(t, MC_ERR_NOT_FOUND, "no dossier with this code is visible to this client");
     *version = (unsigned)strtoul(col(*r, 0, AC_VERSION), NULL, 10);
@@ -456,6 +458,32 @@ static actions_row row_of(db_rows *r, unsigned version, const char *state, workf
                          .payment_ref = col(r, 0, AC_PAYMENT_REF), .outcome_reason = col(r, 0, AC_OUTCOME_REASON),
                          .result_id = col(r, 0, AC_RESULT_ID), .finished_at = col(r, 0, AC_FINISHED),
                          .rescheduled_to = col(r, 0, AC_RESCHEDULED), .status_reason = col(r, 0, AC_STATUS_REASON)};
+}
+
+/* The locked row r as w wrote it, for the reply: the lock held until COMMIT means nothing else
+ * changed it, so it need not be read again. Values are copied first: w borrows some from r. */
+static mc_err row_written(db_rows *r, const actions_row *w)
+{
+    char version[16], national[16], fee[24];
+    snprintf(version, sizeof(version), "%u", w->expect_version + 1);
+    snprintf(national, sizeof(national), "%d", w->national_status);
+    snprintf(fee, sizeof(fee), "%lld", w->fee_vnd);
+    const struct {
+        size_t col;
+        const char *val;
+    } set[] = {{AC_STATE, w->state}, {AC_NATIONAL, national}, {AC_VERSION, version}, {AC_DUE, w->due_at},
+               {AC_ASSIGNEE, w->assignee}, {AC_PAUSED, w->paused_at}, {AC_FEE, w->fee_vnd < 0 ? NULL : fee},
+               {AC_PAID, w->paid_at}, {AC_PAYMENT_REF, w->payment_ref}, {AC_OUTCOME_REASON, w->outcome_reason},
+               {AC_RESULT_ID, w->result_id}, {AC_FINISHED, w->finished_at}, {AC_RESCHEDULED, w->rescheduled_to},
+               {AC_STATUS_REASON, w->status_reason}};
+    enum { N = sizeof(set) / sizeof(set[0]) };
+    char *copy[N] = {NULL};
+    mc_err rc = MC_OK;
+    for (size_t i = 0; i < N && !rc; i++)
+        if (set[i].val && !(copy[i] = strdup(set[i].val))) rc = MC_ERR_NOMEM;
+    for (size_t i = 0; i < N && !rc; i++) rc = db_rows_set(r, 0, set[i].col, copy[i]);
+    for (size_t i = 0; i < N; i++) free(copy[i]);
+    return rc;
 }
 
 static void fault_point(const char *name, const http_job *j, const char *code)
@@ -616,7 +644,14 @@ static mc_err action_run(action_tx *t)
         tx_fail(t, rc, "could not write the audit trail");
         goto out;
     }
-    if ((rc = db_commit(c))) tx_fail(t, rc, "could not commit");
+    if ((rc = db_commit(c))) {
+        tx_fail(t, rc, "could not commit");
+        goto out;
+    }
+    if (row_written(r, &row) == MC_OK) { /* else the reply reads the row again */
+        t->after = r;
+        r = NULL;
+    }
 out:
     if (rc) db_rollback(c);
     free(comps);
@@ -679,7 +714,11 @@ void actions_api_post(http_job *j, db_conn *c)
     }
     log_msg(LOG_INFO, "req=%s dossier=%s action=%s %s -> %s by client %llu", j->request_id, code,
             workflow_action_name(act), t.from, t.to, (unsigned long long)j->client.id);
-    reply_view(j, c, code);
+    if (t.after) /* the action's own audit row covers this read */
+        dossier_api_view_row(j, c, t.after);
+    else
+        reply_view(j, c, code);
+    db_rows_free(t.after);
 out:
     free(in);
 }

@@ -83,15 +83,21 @@ void dossier_api_get(http_job *j, db_conn *c) { dossier_api_view(j, c, true); }
 
 void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
 {
-    db_rows *r = load(j, c), *comps = NULL;
+    db_rows *r = load(j, c);
     if (!r) return;
-    uint64_t id = strtoull(col(r, 0, DC_ID), NULL, 10);
     mc_err rc = audit_read && j->client.role == ROLE_OFFICIAL ? audit_official_read(j, c, r) : MC_OK;
-    if (rc) {
+    if (rc)
         reply_problem(&j->out, rc, j->path, "the read could not be audited, so the dossier is not sent", NULL);
-        goto out;
-    }
-    rc = dossiers_components(c, id, &comps);
+    else
+        dossier_api_view_row(j, c, r);
+    db_rows_free(r);
+}
+
+void dossier_api_view_row(http_job *j, db_conn *c, db_rows *r)
+{
+    db_rows *comps = NULL;
+    uint64_t id = strtoull(col(r, 0, DC_ID), NULL, 10);
+    mc_err rc = dossiers_components(c, id, &comps);
     if (rc) {
         reply_problem(&j->out, rc, j->path, "could not read the dossier's components", NULL);
         goto out;
@@ -145,7 +151,6 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
     reply_json(&j->out, 200, o);
 out:
     db_rows_free(comps);
-    db_rows_free(r);
 }
 
 void dossier_api_history(http_job *j, db_conn *c)

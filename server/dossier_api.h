@@ -11,6 +11,9 @@ void dossier_api_get(http_job *j, db_conn *c);
  * official's read_personal_data audit row first (false when the caller's own transaction already
  * audited what the official did, e.g. an action's reply). */
 void dossier_api_view(http_job *j, db_conn *c, bool audit_read);
+/* The same view from a dossier row already read (dossiers_get's or dossiers_lock's columns, visible to
+ * the client): only the components and identity checks are read. The row stays the caller's. */
+void dossier_api_view_row(http_job *j, db_conn *c, db_rows *r);
 void dossier_api_history(http_job *j, db_conn *c);
 void dossier_api_ready(http_job *j, db_conn *c);
 

@@ -22,7 +22,9 @@ def pct(v, q):
 
 try:
     for latency in [int(x) for x in os.environ.get("LATENCIES", "0,50,2000").split(",")]:
-        s = H.Stack("bench_identity", env={"MOTCUA_LOG_LEVEL": "warn", "MOTCUA_RATE_LIMIT_RPS": "0"})
+        # the API-key cache at its deployed default (the tests turn it off to see revocations at once)
+        s = H.Stack("bench_identity", env={"MOTCUA_LOG_LEVEL": "warn", "MOTCUA_RATE_LIMIT_RPS": "0",
+                                           "MOTCUA_AUTH_CACHE_TTL_S": "10"})
         s.start()
         with cf.ThreadPoolExecutor(32) as ex:
             st = list(ex.map(lambda b: s.submit(b).status, bodies))

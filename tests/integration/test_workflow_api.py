@@ -65,6 +65,11 @@ def act_ok(code, action, body=None, key="official"):
     _, etag = view(code, key)
     r = act(code, action, body, key, etag)
     H.check(r.status == 200, "%s %s -> 200, got %d %s" % (code, action, r.status, r.body[:300]))
+    if r.status == 200:  # the reply is built from the row as written, not read again: it must be what GET shows
+        after, after_etag = view(code, key)
+        H.check(r.json() == after and r.header("ETag") == after_etag,
+                "%s %s: the reply is the dossier as GET shows it next (%s)" % (code, action, json.dumps(
+                    {k: (v, after.get(k)) for k, v in r.json().items() if after.get(k) != v})[:400]))
     return r
 
 
