@@ -491,6 +491,7 @@ static uint64_t popdb_rand(popdb_gw *gw)
     return z ^ (z >> 31);
 }
 
+static void popdb_log(popdb_gw *gw, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void popdb_log(popdb_gw *gw, const char *fmt, ...)
 {
     char line[512];

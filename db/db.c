@@ -403,15 +403,23 @@ static mc_err rows_push(db_rows *r, MYSQL_STMT *st, MYSQL_BIND *b, unsigned long
         r->lens = l;
         r->cap = nc;
     }
-    for (size_t j = 0; j < r->ncols; j++) {
-        size_t k = r->nrows * r->ncols + j;
+    mc_err rc = MC_OK;
+    size_t row = r->nrows * r->ncols, j = 0;
+    for (; j < r->ncols; j++) {
+        size_t k = row + j;
         r->vals[k] = NULL;
         r->lens[k] = 0;
         if (nulls[j]) continue;
         size_t len = lens[j];
-        if (len > MAX_VALUE) return MC_ERR_INTERNAL;
+        if (len > MAX_VALUE) {
+            rc = MC_ERR_INTERNAL;
+            goto fail;
+        }
         char *v = malloc(len + 1);
-        if (!v) return MC_ERR_NOMEM;
+        if (!v) {
+            rc = MC_ERR_NOMEM;
+            goto fail;
+        }
         if (errs[j] || len > sizeof(small[0])) { /* truncated: fetch the whole column */
             MYSQL_BIND big;
             memset(&big, 0, sizeof(big));
@@ -420,7 +428,8 @@ static mc_err rows_push(db_rows *r, MYSQL_STMT *st, MYSQL_BIND *b, unsigned long
             big.buffer_length = len;
             if (mysql_stmt_fetch_column(st, &big, (unsigned)j, 0)) {
                 free(v);
-                return MC_ERR_INTERNAL;
+                rc = MC_ERR_INTERNAL;
+                goto fail;
             }
         } else {
             memcpy(v, small[j], len);
@@ -432,6 +441,13 @@ static mc_err rows_push(db_rows *r, MYSQL_STMT *st, MYSQL_BIND *b, unsigned long
     (void)b;
     r->nrows++;
     return MC_OK;
+fail:
+    /* the row is not counted, so db_rows_free would not see its earlier columns: free them here */
+    while (j-- > 0) {
+        free(r->vals[row + j]);
+        r->vals[row + j] = NULL;
+    }
+    return rc;
 }
 
 mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, db_rows **out)

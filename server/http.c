@@ -242,6 +242,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     }
     snprintf(j->path, sizeof(j->path), "%s", path);
+    if (query && strlen(query) >= sizeof(j->query)) { /* cut, it would silently lose or change parameters */
+        answer_now(j, 0, MC_ERR_BAD_REQUEST, "the query string is too long");
+        return;
+    }
     snprintf(j->query, sizeof(j->query), "%s", query ? query : "");
 
     if (strcmp(j->path, "/healthz") == 0) { /* process alive: answered by the loop itself */
@@ -294,10 +298,15 @@ static void on_request(struct evhttp_request *req, void *arg)
             return;
         }
         /* move it in slices, each drained as it is copied: the body is never held twice in full */
-        for (size_t off = 0; off < n;) {
+        size_t off = 0;
+        while (off < n) {
             int got = evbuffer_remove(in, j->body + off, n - off < BODY_SLICE ? n - off : BODY_SLICE);
             if (got <= 0) break;
             off += (size_t)got;
+        }
+        if (off != n) { /* a short copy would hand the handler uninitialised bytes */
+            answer_now(j, 0, MC_ERR_INTERNAL, "the request body could not be read");
+            return;
         }
         j->body[n] = '\0';
         j->body_len = n;

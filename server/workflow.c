@@ -190,6 +190,8 @@ static void conflict_why(workflow_state state, workflow_role role, char *why, si
     put(why, cap, &len, "': ");
     workflow_action allowed[WORKFLOW_ACT__COUNT];
     size_t n = workflow_allowed(state, role, allowed, WORKFLOW_ACT__COUNT);
+    if (n > WORKFLOW_ACT__COUNT) /* it reports the total; only this many were written */
+        n = WORKFLOW_ACT__COUNT;
     if (n == 0)
         put(why, cap, &len, "none");
     for (size_t i = 0; i < n; i++) {

@@ -391,6 +391,8 @@ static bool copy_leaf(xmlNodePtr n, char *buf, size_t cap)
         size_t len = c->content ? strlen((const char *)c->content) : 0;
         if (used + len >= cap)
             return false;
+        if (len == 0) /* content may be NULL, which memcpy must not get even for 0 bytes */
+            continue;
         memcpy(buf + used, c->content, len);
         used += len;
         buf[used] = '\0';

@@ -89,6 +89,9 @@ try:
     H.check(r.status == 404 and r.json()["type"].endswith("/not-found"), "unknown route -> 404 problem")
     r = s.req("GET", "/v1/dossiers/NO-SUCH-0001", key="portal")
     H.check(r.status == 404, "unknown dossier -> 404")
+    # a query string is refused, not cut, when it does not fit (511 bytes)
+    r = s.req("GET", "/v1/queue?state=received&" + "x" * 600, key="official")
+    H.check(r.status == 400 and r.json()["type"].endswith("/bad-request"), "query over 511 bytes -> 400, got %d" % r.status)
 
     # auth and scoping
     r = s.submit(good, key=None)

@@ -109,6 +109,22 @@ static void test_every_triple(void **state)
                      WORKFLOW_ST__COUNT * WORKFLOW_ACT__COUNT * WORKFLOW_ROLE__COUNT);
 }
 
+/* No (from, action) pair twice: find() takes the first, and callers size workflow_allowed's output
+ * (and read its count back) as at most one entry per action. */
+static void test_pairs_unique(void **state)
+{
+    (void)state;
+    const workflow_transition *t = NULL;
+    size_t n = workflow_transitions(&t);
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (t[i].from == t[k].from && t[i].action == t[k].action)
+                fail_msg("transitions %zu and %zu share (from, action)", i, k);
+    for (int s = 0; s < WORKFLOW_ST__COUNT; s++)
+        for (int r = 0; r < WORKFLOW_ROLE__COUNT; r++)
+            assert_true(workflow_allowed(s, r, NULL, 0) <= WORKFLOW_ACT__COUNT);
+}
+
 static void test_allowed_matches_table(void **state)
 {
     (void)state;
@@ -599,6 +615,7 @@ int main(int argc, char **argv)
 
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_triple),
+        cmocka_unit_test(test_pairs_unique),
         cmocka_unit_test(test_allowed_matches_table),
         cmocka_unit_test(test_table_shape),
         cmocka_unit_test(test_national_codes),
