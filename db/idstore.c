@@ -10,6 +10,7 @@
 mc_err idstore_claim(db_conn *c, const char *token, int limit, int lease_s, int *n)
 {
     db_rows *r = NULL;
+    char *ids = NULL;
     mc_err rc = db_begin(c);
     *n = 0;
     if (rc) return rc;
@@ -21,12 +22,13 @@ mc_err idstore_claim(db_conn *c, const char *token, int limit, int lease_s, int 
                   " AND (identity_lease_until IS NULL OR identity_lease_until < UTC_TIMESTAMP(6))"
                   " ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED",
                   p, 1, &r);
-    if (!rc && db_rows_count(r) > 0) {
-        char ids[8192];
+    size_t rows = db_rows_count(r), cap = 3 + rows * 21; /* '[' ']' NUL, and 20 digits + ',' an id */
+    if (!rc && rows > 0 && !(ids = malloc(cap))) rc = MC_ERR_NOMEM;
+    if (!rc && rows > 0) {
         size_t len = 0;
         ids[len++] = '[';
-        for (size_t i = 0; i < db_rows_count(r) && len < sizeof(ids) - 24; i++)
-            len += (size_t)snprintf(ids + len, sizeof(ids) - len, "%s%s", i ? "," : "", db_rows_get(r, i, 0, NULL));
+        for (size_t i = 0; i < rows; i++) /* every id claimed is leased: none left locked but idle */
+            len += (size_t)snprintf(ids + len, cap - len, "%s%.20s", i ? "," : "", db_rows_get(r, i, 0, NULL));
         ids[len++] = ']';
         ids[len] = '\0';
         uint64_t affected = 0;
@@ -38,6 +40,7 @@ mc_err idstore_claim(db_conn *c, const char *token, int limit, int lease_s, int 
                      q, 3, &affected, NULL);
         if (!rc) *n = (int)affected;
     }
+    free(ids);
     db_rows_free(r);
     if (rc) {
         db_rollback(c);
