@@ -35,6 +35,7 @@ struct db_conn {
     char err[256];
     stmt_slot cache[STMT_CACHE_CAP];
     size_t ncache;
+    char small[MAX_COLS][256]; /* db_query's fetch buffers: one per connection, not an allocation a query */
 };
 
 /* ---------------- DSN ---------------- */
@@ -453,9 +454,8 @@ fail:
 mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, db_rows **out)
 {
     MYSQL_STMT *st = NULL;
-    MYSQL_RES *meta = NULL;
     db_rows *r = NULL;
-    char (*small)[256] = NULL;
+    char (*small)[256] = c->small;
     MYSQL_BIND b[MAX_COLS];
     unsigned long lens[MAX_COLS];
     my_bool nulls[MAX_COLS], errs[MAX_COLS];
@@ -463,10 +463,11 @@ mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, d
     *out = NULL;
     if ((rc = bind_and_execute(c, sql, params, n, &st))) return rc;
     rc = MC_ERR_INTERNAL;
-    if (!(meta = mysql_stmt_result_metadata(st))) goto done;
-    unsigned ncols = mysql_num_fields(meta);
+    /* the column count from the prepared statement: result metadata would copy every field's
+     * description into a fresh MEM_ROOT on each query */
+    unsigned ncols = mysql_stmt_field_count(st);
     if (ncols == 0 || ncols > MAX_COLS) goto done;
-    if (!(r = calloc(1, sizeof(*r))) || !(small = malloc(ncols * sizeof(*small)))) {
+    if (!(r = calloc(1, sizeof(*r)))) {
         rc = MC_ERR_NOMEM;
         goto done;
     }
@@ -497,9 +498,7 @@ mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, d
     *out = r;
     r = NULL;
 done:
-    if (meta) mysql_free_result(meta);
     mysql_stmt_free_result(st);
-    free(small);
     db_rows_free(r);
     return rc;
 }
