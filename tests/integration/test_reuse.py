@@ -253,6 +253,16 @@ try:
     H.check(strip(pd["components"])[2][:2] == strip(sd["components"])[2][:2], "declined preview == upload submission")
     H.check(s.req("GET", path + "&decline=TP1", key="portal").status == INVALID_STATUS,
             "declining an upload-only piece refused")
+    # the refusals docs/api/openapi.yaml lists for the preview, each with its problem type
+    for q, st, slug, what in ((path.replace("procedure=1.000894", "procedure=9.999999"), 422, "unknown-procedure",
+                               "unknown procedure"),
+                              (path.replace("procedure=1.000894&", ""), 422, "unknown-procedure", "no procedure"),
+                              (path.replace(c6["personal_id"], "12345"), 422, "invalid-field", "short personal ID"),
+                              (path.replace(d6["personal_id"], "0480950012x4"), 422, "invalid-field", "bad spouse ID")):
+        r = s.req("GET", q, key="portal")
+        H.check(r.status == st and r.header("Content-Type") == "application/problem+json"
+                and r.json().get("type", "").endswith("/" + slug),
+                "preview, %s -> %d %s, got %d %s" % (what, st, slug, r.status, r.body[:200]))
 
     # ---- verification marks: the verifier's verdict on the signed bytes, sealed with the server's key ----
     def rv():
@@ -392,6 +402,9 @@ try:
     H.check(s.req("GET", "/v1/stats", key="official").json()["ward"] == "20242", "official: own ward")
     H.check(s.req("GET", "/v1/stats?ward=20257", key="official").status == 403, "official: other ward refused")
     H.check(s.req("GET", "/v1/stats", key="portal").status == 403, "portal may not read stats")
+    r = s.req("GET", "/v1/stats?ward=abc", key="monitor")
+    H.check(r.status == 422 and r.json().get("type", "").endswith("/invalid-field"),
+            "stats: a ward that is not a ward code -> 422 invalid-field, got %d" % r.status)
 finally:
     s.close()
     sim.stop()
