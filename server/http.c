@@ -189,10 +189,11 @@ static void job_work(db_conn *c, void *arg)
     j->route->fn(j, c);
 }
 
-static void copy_header(struct evkeyvalq *h, const char *name, char *dst, size_t cap)
+/* The header's value into dst ("" when absent); false when it does not fit. */
+static bool copy_header(struct evkeyvalq *h, const char *name, char *dst, size_t cap)
 {
     const char *v = evhttp_find_header(h, name);
-    snprintf(dst, cap, "%s", v ? v : "");
+    return (size_t)snprintf(dst, cap, "%s", v ? v : "") < cap;
 }
 
 static const char *method_name(enum evhttp_cmd_type t)
@@ -285,11 +286,24 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     copy_header(h, "Authorization", j->authorization, sizeof(j->authorization));
     if (!j->authorization[0]) copy_header(h, "X-API-Key", j->authorization, sizeof(j->authorization));
-    copy_header(h, "Idempotency-Key", j->idem_key, sizeof(j->idem_key));
-    copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type));
-    copy_header(h, "X-File-Name", j->file_name, sizeof(j->file_name));
-    copy_header(h, "X-Component", j->component, sizeof(j->component));
-    copy_header(h, "If-Match", j->if_match, sizeof(j->if_match));
+    /* headers whose meaning a cut would change (an If-Match list losing its match, a key another
+     * request's prefix) are refused whole; a cut API key simply does not authenticate (401) */
+    const char *too_long = !copy_header(h, "Idempotency-Key", j->idem_key, sizeof(j->idem_key)) ? "Idempotency-Key"
+                         : !copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type)) ? "Content-Type"
+                         : !copy_header(h, "X-File-Name", j->file_name, sizeof(j->file_name)) ? "X-File-Name"
+                         : !copy_header(h, "X-Component", j->component, sizeof(j->component)) ? "X-Component"
+                         : !copy_header(h, "If-Match", j->if_match, sizeof(j->if_match)) ? "If-Match"
+                                                                                        : NULL;
+    if (too_long) {
+        char d[96];
+        snprintf(d, sizeof(d), "the %s header is too long", too_long);
+        answer_now(j, 0, MC_ERR_BAD_REQUEST, d);
+        return;
+    }
+    if (evhttp_find_header(h, "Idempotency-Key") && !j->idem_key[0]) { /* sent but empty: not "no key" */
+        answer_now(j, 0, MC_ERR_BAD_REQUEST, "Idempotency-Key is empty: send 1 to 128 visible ASCII characters or no header");
+        return;
+    }
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t n = evbuffer_get_length(in);
     if (n) {

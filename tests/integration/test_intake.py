@@ -83,6 +83,12 @@ try:
     H.check(r.status == 400 and r.json()["type"].endswith("/bad-request"), "Idempotency-Key over 128 chars -> 400")
     r = s.submit(good, idem="bad key")
     H.check(r.status == 400, "Idempotency-Key with a space -> 400")
+    n_before = s.sql("SELECT COUNT(*) FROM dossier")
+    r = s.submit(good, idem="")  # sent but empty is not "no key": the client meant to be idempotent
+    H.check(r.status == 400 and "Idempotency-Key" in r.json().get("detail", ""), "empty Idempotency-Key -> 400, got %d" % r.status)
+    r = s.submit(good, idem="k" * 400)  # over the header buffer: refused whole, never cut to a valid-looking key
+    H.check(r.status == 400 and "Idempotency-Key" in r.json().get("detail", ""), "400-char Idempotency-Key -> 400 naming it")
+    H.check(s.sql("SELECT COUNT(*) FROM dossier") == n_before, "refused keys stored nothing")
     r = s.req("DELETE", "/v1/dossiers", key="portal")
     H.check(r.status == 405 and "POST" in (r.header("Allow") or ""), "DELETE -> 405 with Allow")
     r = s.req("GET", "/v1/nothing", key="portal")
