@@ -25,6 +25,7 @@ struct catalog {
     size_t n_units;
 };
 
+static void set_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t cap, const char *fmt, ...)
 {
     va_list ap;

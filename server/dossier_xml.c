@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+static void set_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_why(char *why, size_t cap, const char *fmt, ...)
 {
     va_list ap;
