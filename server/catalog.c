@@ -2,6 +2,7 @@
  * validates dossiers against the compiled XSDs and plans how each document component is met.
  * Loading is the only I/O; everything after it reads the catalog without locks. */
 #include "catalog.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -822,6 +823,9 @@ static void node_path(xmlNodePtr node, char *buf, size_t cap)
     }
     if (attr && len < cap)
         snprintf(buf + len, cap - len, "/@%s", attr);
+    /* A cut above can fall inside a non-ASCII name; jansson refuses invalid UTF-8, which would lose
+     * the whole error list as "out of memory" (fuzz/regressions/dossier). */
+    buf[utf8_valid_prefix((const unsigned char *)buf, strlen(buf))] = '\0';
     if (buf[0] == '\0' && cap > 1)
         snprintf(buf, cap, "/");
 }

@@ -280,6 +280,35 @@ static void test_error_cap(void **state)
     free(xml);
 }
 
+/* An unexpected element whose non-ASCII name makes the error path longer than its buffer: the cut
+ * must not split a character (jansson refuses the string and the error list became "out of memory",
+ * a 503 for a hostile body). Regression from fuzz/regressions/dossier/validate-path-cut-in-utf8.xml. */
+static void test_error_path_utf8_cut(void **state)
+{
+    const catalog *cat = *state;
+    char *xml = malloc(8192), name[601];
+    json_t *errors = NULL;
+    xmlDocPtr doc;
+
+    assert_non_null(xml);
+    for (int i = 0; i < 200; i++)
+        memcpy(name + 3 * i, "\xe1\xba\xab", 3); /* U+1EAB, 3 bytes: 9 + 600 bytes of path */
+    name[600] = '\0';
+    snprintf(xml, 8192, "<dossier xmlns='urn:motcua:dossier:1' procedure='1.001193'><ward>20242</ward>"
+             "<%s/></dossier>", name);
+    doc = parse_str(xml);
+    assert_non_null(doc);
+    assert_int_equal(catalog_validate(catalog_find(cat, "1.001193"), doc, &errors), MC_ERR_XSD_INVALID);
+    assert_true(json_array_size(errors) >= 1);
+    const char *path = json_string_value(json_object_get(json_array_get(errors, 0), "path"));
+    assert_non_null(path);
+    assert_true(strncmp(path, "/dossier/\xe1\xba\xab", 12) == 0);
+    assert_true(strlen(path) < 512 && (strlen(path) - 9) % 3 == 0); /* whole characters only */
+    json_decref(errors);
+    xmlFreeDoc(doc);
+    free(xml);
+}
+
 typedef struct {
     const char *xml;
     mc_err want;
@@ -456,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_invalid_samples),
         cmocka_unit_test(test_cross_procedure),
         cmocka_unit_test(test_error_cap),
+        cmocka_unit_test(test_error_path_utf8_cut),
         cmocka_unit_test(test_procedure_attribute),
         cmocka_unit_test(test_extract_hostile),
         cmocka_unit_test(test_summary_cap),
