@@ -126,10 +126,17 @@ mc_err actions_cursor_decode(const char *cursor, char *key, size_t keycap, uint6
     static const char shape[] = "dddd-dd-dd dd:dd:dd.dddddd"; /* exactly what the queue's sort key is */
     for (size_t i = 0; i < sizeof(shape) - 1; i++)
         if (shape[i] == 'd' ? !is_digit(raw[i]) : raw[i] != shape[i]) return MC_ERR_BAD_REQUEST;
-    if (il == 0 || il > 19 || strspn(ids, "0123456789") != il || tfmt_db_parse(raw) == (time_t)-1)
-        return MC_ERR_BAD_REQUEST;
+    if (il == 0 || il > 19 || strspn(ids, "0123456789") != il) return MC_ERR_BAD_REQUEST;
+    /* a real time: one that formats back to itself (timegm would take month 13 or hour 99) */
+    time_t t = tfmt_db_parse(raw);
+    char back[32];
+    if (t == (time_t)-1) return MC_ERR_BAD_REQUEST;
+    tfmt_db(t, 0, back, sizeof(back));
+    if (memcmp(back, raw, 19) != 0) return MC_ERR_BAD_REQUEST;
+    unsigned long long v = strtoull(ids, NULL, 10);
+    if (v > INT64_MAX) return MC_ERR_BAD_REQUEST; /* row ids are BIGINT: bound as a signed 64-bit value */
     memcpy(key, raw, 27);
-    *id = strtoull(ids, NULL, 10);
+    *id = v;
     return MC_OK;
 }
 

@@ -110,7 +110,10 @@ static void test_cursor(void **state)
     /* tokens encode never writes */
     char bad[ACTIONS_CURSOR_CAP];
     static const char *raws[] = {"2026-11-25 10:00:00.000000", "2026-11-25 10:00:00.000000|", "x|1",
-                                 "2026-11-25 10:00:00.00000X|1", "2026-11-25 10:00:00.000000|1a"};
+                                 "2026-11-25 10:00:00.00000X|1", "2026-11-25 10:00:00.000000|1a",
+                                 /* digits in the right places but no real time; an id over BIGINT */
+                                 "2026-13-45 99:99:99.000000|1", "2026-02-30 10:00:00.000000|1",
+                                 "2026-11-25 24:00:00.000000|1", "2026-11-25 10:00:00.000000|9999999999999999999"};
     for (size_t i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
         size_t n = strlen(raws[i]);
         for (size_t k = 0; k < n; k++) snprintf(bad + 2 * k, 3, "%02x", (unsigned char)raws[i][k]);
