@@ -234,16 +234,6 @@ mc_err calendar_set_utc_offset(calendar *cal, int seconds)
 
 /* ---- holiday file ---- */
 
-__attribute__((format(printf, 3, 4))) static void set_why(char *why, size_t cap, const char *fmt,
-                                                          ...)
-{
-    if (!why || cap == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-}
 
 static bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -264,17 +254,17 @@ static mc_err parse_line(const char *p, const char *e, int line, cal_entry *out,
     if (len < 10 || !is_digit(p[0]) || !is_digit(p[1]) || !is_digit(p[2]) || !is_digit(p[3]) ||
         p[4] != '-' || !is_digit(p[5]) || !is_digit(p[6]) || p[7] != '-' || !is_digit(p[8]) ||
         !is_digit(p[9])) {
-        set_why(why, whycap, "line %d: expected a date YYYY-MM-DD", line);
+        mc_why(why, whycap, "line %d: expected a date YYYY-MM-DD", line);
         return MC_ERR_CONFIG;
     }
     int y = digits(p, 4), m = digits(p + 5, 2), d = digits(p + 8, 2);
     if (!valid_date(y, m, d)) {
-        set_why(why, whycap, "line %d: no such date %.10s (years 1970-9999)", line, p);
+        mc_why(why, whycap, "line %d: no such date %.10s (years 1970-9999)", line, p);
         return MC_ERR_CONFIG;
     }
     const char *q = p + 10;
     if (q == e || !is_blank(*q)) {
-        set_why(why, whycap, "line %d: expected a blank and a kind after the date", line);
+        mc_why(why, whycap, "line %d: expected a blank and a kind after the date", line);
         return MC_ERR_CONFIG;
     }
     while (q < e && is_blank(*q))
@@ -282,7 +272,7 @@ static mc_err parse_line(const char *p, const char *e, int line, cal_entry *out,
     /* trimmed, so q < e here */
     char kind = *q++;
     if (kind != 'H' && kind != 'C' && kind != 'W') {
-        set_why(why, whycap, "line %d: unknown kind '%c' (H, C or W, optional '?')", line,
+        mc_why(why, whycap, "line %d: unknown kind '%c' (H, C or W, optional '?')", line,
                 (kind >= 0x20 && kind < 0x7f) ? kind : '?');
         return MC_ERR_CONFIG;
     }
@@ -290,7 +280,7 @@ static mc_err parse_line(const char *p, const char *e, int line, cal_entry *out,
     if (unconfirmed)
         q++;
     if (q != e) {
-        set_why(why, whycap, "line %d: unexpected text after the kind", line);
+        mc_why(why, whycap, "line %d: unexpected text after the kind", line);
         return MC_ERR_CONFIG;
     }
     int64_t day = days_from_civil(y, m, d);
@@ -298,11 +288,11 @@ static mc_err parse_line(const char *p, const char *e, int line, cal_entry *out,
     /* A day off on a weekend or a make-up day on a weekday changes nothing: almost surely a
      * typo for another date, so refuse it (this also keeps working_days() exact). */
     if (kind == 'W' && !weekend) {
-        set_why(why, whycap, "line %d: %.10s is a weekday, W is for a weekend day", line, p);
+        mc_why(why, whycap, "line %d: %.10s is a weekday, W is for a weekend day", line, p);
         return MC_ERR_CONFIG;
     }
     if (kind != 'W' && weekend) {
-        set_why(why, whycap,
+        mc_why(why, whycap,
                 "line %d: %.10s is a weekend day; list its compensatory weekday instead", line,
                 p);
         return MC_ERR_CONFIG;
@@ -349,7 +339,7 @@ mc_err calendar_load_buf(calendar *cal, const char *buf, size_t len, char *why, 
         if (s == e)
             continue;
         if (n == CALENDAR_MAX_ENTRIES) {
-            set_why(why, whycap, "line %d: more than %d entries", line, CALENDAR_MAX_ENTRIES);
+            mc_why(why, whycap, "line %d: more than %d entries", line, CALENDAR_MAX_ENTRIES);
             rc = MC_ERR_CONFIG;
             goto out;
         }
@@ -372,7 +362,7 @@ mc_err calendar_load_buf(calendar *cal, const char *buf, size_t len, char *why, 
         qsort(ent, n, sizeof(*ent), entry_cmp);
     for (size_t i = 1; i < n; i++) {
         if (ent[i].day == ent[i - 1].day) {
-            set_why(why, whycap, "line %d: date already listed on line %d", ent[i].line,
+            mc_why(why, whycap, "line %d: date already listed on line %d", ent[i].line,
                     ent[i - 1].line);
             rc = MC_ERR_CONFIG;
             goto out;
@@ -413,7 +403,7 @@ mc_err calendar_load_file(calendar *cal, const char *path, char *why, size_t why
 
     f = fopen(path, "rb");
     if (!f) {
-        set_why(why, whycap, "%s: %s", path, strerror_r(errno, eb, sizeof(eb)));
+        mc_why(why, whycap, "%s: %s", path, strerror_r(errno, eb, sizeof(eb)));
         rc = MC_ERR_IO;
         goto out;
     }
@@ -430,12 +420,12 @@ mc_err calendar_load_file(calendar *cal, const char *path, char *why, size_t why
         len += got;
     }
     if (ferror(f)) {
-        set_why(why, whycap, "%s: read error", path);
+        mc_why(why, whycap, "%s: read error", path);
         rc = MC_ERR_IO;
         goto out;
     }
     if (len > CALENDAR_MAX_FILE) {
-        set_why(why, whycap, "%s: larger than %u bytes", path, CALENDAR_MAX_FILE);
+        mc_why(why, whycap, "%s: larger than %u bytes", path, CALENDAR_MAX_FILE);
         rc = MC_ERR_CONFIG;
         goto out;
     }

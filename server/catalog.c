@@ -25,17 +25,6 @@ struct catalog {
     size_t n_units;
 };
 
-static void set_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- small shape checks ------------------------------------------------------------------ */
 
@@ -114,7 +103,7 @@ static mc_err check_keys(json_t *obj, const char *const *allowed, const char *ct
             if (strcmp(key, allowed[i]) == 0)
                 ok = true;
         if (!ok) {
-            set_why(why, whycap, "%s: unknown key \"%s\"", ctx, key);
+            mc_why(why, whycap, "%s: unknown key \"%s\"", ctx, key);
             return MC_ERR_CONFIG;
         }
     }
@@ -130,11 +119,11 @@ static mc_err get_str(json_t *obj, const char *key, bool required, char *buf, si
     if (!v && !required)
         return MC_OK;
     if (!json_is_string(v) || json_string_length(v) == 0) {
-        set_why(why, whycap, "%s: \"%s\" must be a non-empty string", ctx, key);
+        mc_why(why, whycap, "%s: \"%s\" must be a non-empty string", ctx, key);
         return MC_ERR_CONFIG;
     }
     if (json_string_length(v) >= cap || strlen(json_string_value(v)) != json_string_length(v)) {
-        set_why(why, whycap, "%s: \"%s\" is longer than %zu bytes or holds a NUL", ctx, key,
+        mc_why(why, whycap, "%s: \"%s\" is longer than %zu bytes or holds a NUL", ctx, key,
                 cap - 1);
         return MC_ERR_CONFIG;
     }
@@ -148,7 +137,7 @@ static mc_err get_int(json_t *obj, const char *key, json_int_t lo, json_int_t hi
     json_t *v = json_object_get(obj, key);
 
     if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-        set_why(why, whycap, "%s: \"%s\" must be an integer from %lld to %lld", ctx, key,
+        mc_why(why, whycap, "%s: \"%s\" must be an integer from %lld to %lld", ctx, key,
                 (long long)lo, (long long)hi);
         return MC_ERR_CONFIG;
     }
@@ -167,12 +156,12 @@ static mc_err load_json(const char *dir, const char *name, json_t **out, char *w
     mc_err rc = MC_OK;
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path)) {
-        set_why(why, whycap, "%s: path too long", name);
+        mc_why(why, whycap, "%s: path too long", name);
         return MC_ERR_CONFIG;
     }
     f = fopen(path, "rb");
     if (!f) {
-        set_why(why, whycap, "%s: %s", path, strerror(errno));
+        mc_why(why, whycap, "%s: %s", path, strerror(errno));
         return MC_ERR_IO;
     }
     buf = malloc(CATALOG_FILE_MAX + 1);
@@ -182,21 +171,21 @@ static mc_err load_json(const char *dir, const char *name, json_t **out, char *w
     }
     n = fread(buf, 1, CATALOG_FILE_MAX + 1, f);
     if (ferror(f)) {
-        set_why(why, whycap, "%s: read error", path);
+        mc_why(why, whycap, "%s: read error", path);
         rc = MC_ERR_IO;
         goto out;
     }
     if (n > CATALOG_FILE_MAX) {
-        set_why(why, whycap, "%s: larger than %zu bytes", path, CATALOG_FILE_MAX);
+        mc_why(why, whycap, "%s: larger than %zu bytes", path, CATALOG_FILE_MAX);
         rc = MC_ERR_CONFIG;
         goto out;
     }
     *out = json_loadb(buf, n, JSON_REJECT_DUPLICATES, &jerr);
     if (!*out) {
-        set_why(why, whycap, "%s:%d: %s", path, jerr.line, jerr.text);
+        mc_why(why, whycap, "%s:%d: %s", path, jerr.line, jerr.text);
         rc = MC_ERR_CONFIG;
     } else if (!json_is_object(*out)) {
-        set_why(why, whycap, "%s: top level must be an object", path);
+        mc_why(why, whycap, "%s: top level must be an object", path);
         json_decref(*out);
         *out = NULL;
         rc = MC_ERR_CONFIG;
@@ -218,7 +207,7 @@ static mc_err parse_time_limit(json_t *v, catalog_time_limit *tl, const char *ct
     mc_err rc;
 
     if (!json_is_object(v)) {
-        set_why(why, whycap, "%s must be an object", ctx);
+        mc_why(why, whycap, "%s must be an object", ctx);
         return MC_ERR_CONFIG;
     }
     rc = check_keys(v, keys, ctx, why, whycap);
@@ -235,7 +224,7 @@ static mc_err parse_time_limit(json_t *v, catalog_time_limit *tl, const char *ct
         return MC_OK;
     }
     if (json_object_get(v, "days")) {
-        set_why(why, whycap, "%s: \"days\" only goes with kind working_days", ctx);
+        mc_why(why, whycap, "%s: \"days\" only goes with kind working_days", ctx);
         return MC_ERR_CONFIG;
     }
     if (strcmp(kind, "same_day") == 0)
@@ -243,7 +232,7 @@ static mc_err parse_time_limit(json_t *v, catalog_time_limit *tl, const char *ct
     else if (strcmp(kind, "none") == 0)
         tl->kind = CATALOG_RULE_NONE;
     else {
-        set_why(why, whycap, "%s: kind must be same_day, working_days or none", ctx);
+        mc_why(why, whycap, "%s: kind must be same_day, working_days or none", ctx);
         return MC_ERR_CONFIG;
     }
     tl->days = 0;
@@ -262,7 +251,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     mc_err rc;
 
     if (!json_is_object(v)) {
-        set_why(why, whycap, "%s must be an object", ctx);
+        mc_why(why, whycap, "%s must be an object", ctx);
         return MC_ERR_CONFIG;
     }
     rc = check_keys(v, keys, ctx, why, whycap);
@@ -273,14 +262,14 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     if (rc)
         return rc;
     if (channel[0] && strcmp(channel, "online") != 0 && strcmp(channel, "any") != 0) {
-        set_why(why, whycap, "%s: channel must be online or any", ctx);
+        mc_why(why, whycap, "%s: channel must be online or any", ctx);
         return MC_ERR_CONFIG;
     }
     fee->online_only = strcmp(channel, "online") == 0;
     if (strcmp(kind, "none") == 0) {
         fee->kind = CATALOG_FEE_NONE;
         if (json_object_size(v) > (channel[0] ? 2u : 1u)) {
-            set_why(why, whycap, "%s: kind none takes no amounts", ctx);
+            mc_why(why, whycap, "%s: kind none takes no amounts", ctx);
             return MC_ERR_CONFIG;
         }
         return MC_OK;
@@ -293,7 +282,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     else if (strcmp(per, "dossier") == 0)
         fee->per = CATALOG_PER_DOSSIER;
     else {
-        set_why(why, whycap, "%s: per must be copy or dossier", ctx);
+        mc_why(why, whycap, "%s: per must be copy or dossier", ctx);
         return MC_ERR_CONFIG;
     }
     if (strcmp(kind, "flat") == 0) {
@@ -301,7 +290,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
         return get_int(v, "amount_vnd", 0, 100000000, &fee->amount_vnd, ctx, why, whycap);
     }
     if (strcmp(kind, "tiered") != 0) {
-        set_why(why, whycap, "%s: kind must be none, flat or tiered", ctx);
+        mc_why(why, whycap, "%s: kind must be none, flat or tiered", ctx);
         return MC_ERR_CONFIG;
     }
     fee->kind = CATALOG_FEE_TIERED;
@@ -309,7 +298,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     if (rc)
         return rc;
     if (strcmp(unit, "page") != 0) {
-        set_why(why, whycap, "%s: unit must be page", ctx);
+        mc_why(why, whycap, "%s: unit must be page", ctx);
         return MC_ERR_CONFIG;
     }
     rc = get_int(v, "cap_vnd", 0, 100000000, &fee->cap_vnd, ctx, why, whycap);
@@ -318,14 +307,14 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
     tiers = json_object_get(v, "tiers");
     if (!json_is_array(tiers) || json_array_size(tiers) == 0 ||
         json_array_size(tiers) > CATALOG_MAX_TIERS) {
-        set_why(why, whycap, "%s: tiers must be an array of 1 to %d tiers", ctx,
+        mc_why(why, whycap, "%s: tiers must be an array of 1 to %d tiers", ctx,
                 CATALOG_MAX_TIERS);
         return MC_ERR_CONFIG;
     }
     json_array_foreach(tiers, i, t) {
         snprintf(tctx, sizeof(tctx), "%s.tiers[%zu]", ctx, i);
         if (!json_is_object(t)) {
-            set_why(why, whycap, "%s must be an object", tctx);
+            mc_why(why, whycap, "%s must be an object", tctx);
             return MC_ERR_CONFIG;
         }
         rc = check_keys(t, tier_keys, tctx, why, whycap);
@@ -336,7 +325,7 @@ static mc_err parse_fee(json_t *v, catalog_fee *fee, const char *ctx, char *why,
         if (rc)
             return rc;
         if ((i == 0 && from != 1) || (i > 0 && from <= fee->tiers[i - 1].from_page)) {
-            set_why(why, whycap, "%s: the first tier starts at page 1, later ones ascend", tctx);
+            mc_why(why, whycap, "%s: the first tier starts at page 1, later ones ascend", tctx);
             return MC_ERR_CONFIG;
         }
         fee->tiers[i].from_page = (int)from;
@@ -355,7 +344,7 @@ static mc_err parse_component(json_t *v, catalog_component *c, const char *ctx, 
     mc_err rc;
 
     if (!json_is_object(v)) {
-        set_why(why, whycap, "%s must be an object", ctx);
+        mc_why(why, whycap, "%s must be an object", ctx);
         return MC_ERR_CONFIG;
     }
     rc = check_keys(v, keys, ctx, why, whycap);
@@ -370,12 +359,12 @@ static mc_err parse_component(json_t *v, catalog_component *c, const char *ctx, 
     if (rc)
         return rc;
     if (!comp_code_ok(c->code)) {
-        set_why(why, whycap, "%s: code \"%s\" is not shaped like TP1", ctx, c->code);
+        mc_why(why, whycap, "%s: code \"%s\" is not shaped like TP1", ctx, c->code);
         return MC_ERR_CONFIG;
     }
     req = json_object_get(v, "required");
     if (!json_is_boolean(req)) {
-        set_why(why, whycap, "%s: \"required\" must be true or false", ctx);
+        mc_why(why, whycap, "%s: \"required\" must be true or false", ctx);
         return MC_ERR_CONFIG;
     }
     c->required = json_is_true(req);
@@ -387,7 +376,7 @@ static mc_err parse_component(json_t *v, catalog_component *c, const char *ctx, 
         c->satisfy = CATALOG_SATISFY_RESULT;
         memcpy(c->result_type, satisfy + 7, strlen(satisfy + 7) + 1);
     } else {
-        set_why(why, whycap, "%s: satisfy must be upload, population or result:KQ.Gnn.nnnnnn",
+        mc_why(why, whycap, "%s: satisfy must be upload, population or result:KQ.Gnn.nnnnnn",
                 ctx);
         return MC_ERR_CONFIG;
     }
@@ -422,7 +411,7 @@ static mc_err parse_inferred(json_t *v, unsigned *out, const char *ctx, char *wh
     }
     return MC_OK;
 bad:
-    set_why(why, whycap, "%s: \"inferred\" lists time_limit, fees, result_type, components", ctx);
+    mc_why(why, whycap, "%s: \"inferred\" lists time_limit, fees, result_type, components", ctx);
     return MC_ERR_CONFIG;
 }
 
@@ -446,12 +435,12 @@ static mc_err compile_xsd(const char *dir, catalog_proc *p, const char *ctx, cha
     size_t n;
 
     if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, p->xsd) >= sizeof(path)) {
-        set_why(why, whycap, "%s: xsd path too long", ctx);
+        mc_why(why, whycap, "%s: xsd path too long", ctx);
         return MC_ERR_CONFIG;
     }
     f = fopen(path, "rb");
     if (!f) {
-        set_why(why, whycap, "%s: xsd %s: %s", ctx, path, strerror(errno));
+        mc_why(why, whycap, "%s: xsd %s: %s", ctx, path, strerror(errno));
         return MC_ERR_CONFIG;
     }
     fclose(f);
@@ -464,7 +453,7 @@ static mc_err compile_xsd(const char *dir, catalog_proc *p, const char *ctx, cha
         n = strlen(first);
         while (n > 0 && (first[n - 1] == '\n' || first[n - 1] == ' '))
             first[--n] = '\0';
-        set_why(why, whycap, "%s: %s does not compile: %s", ctx, path,
+        mc_why(why, whycap, "%s: %s does not compile: %s", ctx, path,
                 first[0] ? first : "unreadable or not a schema");
         rc = MC_ERR_CONFIG;
     }
@@ -485,14 +474,14 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
 
     snprintf(ctx, sizeof(ctx), "catalog.json: procedures[%zu]", idx);
     if (!json_is_object(v)) {
-        set_why(why, whycap, "%s must be an object", ctx);
+        mc_why(why, whycap, "%s must be an object", ctx);
         return MC_ERR_CONFIG;
     }
     rc = get_str(v, "code", true, p->code, sizeof(p->code), ctx, why, whycap);
     if (rc)
         return rc;
     if (!proc_code_ok(p->code)) {
-        set_why(why, whycap, "%s: code \"%s\" is not shaped like 1.001193", ctx, p->code);
+        mc_why(why, whycap, "%s: code \"%s\" is not shaped like 1.001193", ctx, p->code);
         return MC_ERR_CONFIG;
     }
     snprintf(ctx, sizeof(ctx), "catalog.json: procedure %s", p->code);
@@ -509,19 +498,19 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
     if (rc)
         return rc;
     if (!xsd_name_ok(p->xsd)) {
-        set_why(why, whycap, "%s: xsd \"%s\" must be a plain file name ending in .xsd", ctx,
+        mc_why(why, whycap, "%s: xsd \"%s\" must be a plain file name ending in .xsd", ctx,
                 p->xsd);
         return MC_ERR_CONFIG;
     }
     if (!result_type_ok(p->result_type)) {
-        set_why(why, whycap, "%s: result_type \"%s\" is not shaped like KQ.G15.000031", ctx,
+        mc_why(why, whycap, "%s: result_type \"%s\" is not shaped like KQ.G15.000031", ctx,
                 p->result_type);
         return MC_ERR_CONFIG;
     }
     field = json_object_get(v, "field");
     snprintf(sub, sizeof(sub), "%s: field", ctx);
     if (!json_is_object(field)) {
-        set_why(why, whycap, "%s must be an object {vi, en}", sub);
+        mc_why(why, whycap, "%s must be an object {vi, en}", sub);
         return MC_ERR_CONFIG;
     }
     rc = get_str(field, "vi", true, p->field_vi, sizeof(p->field_vi), sub, why, whycap);
@@ -557,7 +546,7 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
     comps = json_object_get(v, "components");
     if (!json_is_array(comps) || json_array_size(comps) == 0 ||
         json_array_size(comps) > CATALOG_MAX_COMPONENTS) {
-        set_why(why, whycap, "%s: components must be an array of 1 to %d entries", ctx,
+        mc_why(why, whycap, "%s: components must be an array of 1 to %d entries", ctx,
                 CATALOG_MAX_COMPONENTS);
         return MC_ERR_CONFIG;
     }
@@ -568,7 +557,7 @@ static mc_err parse_proc(const char *dir, json_t *v, catalog_proc *p, size_t idx
             return rc;
         for (size_t k = 0; k < i; k++)
             if (strcmp(p->components[k].code, p->components[i].code) == 0) {
-                set_why(why, whycap, "%s: duplicate code %s", sub, p->components[i].code);
+                mc_why(why, whycap, "%s: duplicate code %s", sub, p->components[i].code);
                 return MC_ERR_CONFIG;
             }
         p->n_components = i + 1;
@@ -586,7 +575,7 @@ static mc_err parse_units(json_t *root, catalog *cat, char *why, size_t whycap)
 
     if (!json_is_array(units) || json_array_size(units) == 0 ||
         json_array_size(units) > CATALOG_MAX_UNITS) {
-        set_why(why, whycap, "units.json: \"units\" must be an array of 1 to %d units",
+        mc_why(why, whycap, "units.json: \"units\" must be an array of 1 to %d units",
                 CATALOG_MAX_UNITS);
         return MC_ERR_CONFIG;
     }
@@ -598,7 +587,7 @@ static mc_err parse_units(json_t *root, catalog *cat, char *why, size_t whycap)
 
         snprintf(ctx, sizeof(ctx), "units.json: units[%zu]", i);
         if (!json_is_object(u)) {
-            set_why(why, whycap, "%s must be an object", ctx);
+            mc_why(why, whycap, "%s must be an object", ctx);
             return MC_ERR_CONFIG;
         }
         rc = check_keys(u, keys, ctx, why, whycap);
@@ -615,21 +604,21 @@ static mc_err parse_units(json_t *root, catalog *cat, char *why, size_t whycap)
         if (rc)
             return rc;
         if (strlen(cu->code) != 5 || !digits(cu->code, 5)) {
-            set_why(why, whycap, "%s: code \"%s\" must be 5 digits", ctx, cu->code);
+            mc_why(why, whycap, "%s: code \"%s\" must be 5 digits", ctx, cu->code);
             return MC_ERR_CONFIG;
         }
         if (!agency_id_ok(cu->agency_id)) {
-            set_why(why, whycap, "%s (%s): agency_id \"%s\" is not shaped like H17.48.01", ctx,
+            mc_why(why, whycap, "%s (%s): agency_id \"%s\" is not shaped like H17.48.01", ctx,
                     cu->code, cu->agency_id);
             return MC_ERR_CONFIG;
         }
         if (!date_ok(cu->effective_from)) {
-            set_why(why, whycap, "%s (%s): effective_from must be YYYY-MM-DD", ctx, cu->code);
+            mc_why(why, whycap, "%s (%s): effective_from must be YYYY-MM-DD", ctx, cu->code);
             return MC_ERR_CONFIG;
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(cat->units[k].code, cu->code) == 0) {
-                set_why(why, whycap, "%s: duplicate unit code %s", ctx, cu->code);
+                mc_why(why, whycap, "%s: duplicate unit code %s", ctx, cu->code);
                 return MC_ERR_CONFIG;
             }
         cat->n_units = i + 1;
@@ -675,7 +664,7 @@ mc_err catalog_load(const char *schemas_dir, catalog **out, char *why, size_t wh
     procs = json_object_get(croot, "procedures");
     if (!json_is_array(procs) || json_array_size(procs) == 0 ||
         json_array_size(procs) > CATALOG_MAX_PROCS) {
-        set_why(why, whycap, "catalog.json: \"procedures\" must be an array of 1 to %d entries",
+        mc_why(why, whycap, "catalog.json: \"procedures\" must be an array of 1 to %d entries",
                 CATALOG_MAX_PROCS);
         rc = MC_ERR_CONFIG;
         goto fail;
@@ -693,7 +682,7 @@ mc_err catalog_load(const char *schemas_dir, catalog **out, char *why, size_t wh
             goto fail;
         for (size_t k = 0; k < i; k++)
             if (strcmp(cat->procs[k].code, cat->procs[i].code) == 0) {
-                set_why(why, whycap, "catalog.json: procedures[%zu]: duplicate code %s", i,
+                mc_why(why, whycap, "catalog.json: procedures[%zu]: duplicate code %s", i,
                         cat->procs[i].code);
                 rc = MC_ERR_CONFIG;
                 goto fail;
@@ -705,7 +694,7 @@ mc_err catalog_load(const char *schemas_dir, catalog **out, char *why, size_t wh
     return MC_OK;
 fail:
     if (rc == MC_ERR_NOMEM)
-        set_why(why, whycap, "out of memory loading the catalog");
+        mc_why(why, whycap, "out of memory loading the catalog");
     json_decref(croot);
     json_decref(uroot);
     catalog_free(cat);
@@ -1002,25 +991,25 @@ mc_err catalog_plan(const catalog_proc *p, const dossier_doc *d, catalog_plan_li
         const catalog_component *cc = catalog_find_component(p, dc->code);
 
         if (!cc) {
-            set_why(why, cap, "Thủ tục %s không có thành phần hồ sơ %s "
+            mc_why(why, cap, "Thủ tục %s không có thành phần hồ sơ %s "
                     "(procedure %s has no document component %s)", p->code, dc->code, p->code,
                     dc->code);
             goto refuse;
         }
         for (size_t k = 0; k < i; k++)
             if (strcmp(d->components[k].code, dc->code) == 0) {
-                set_why(why, cap, "Thành phần hồ sơ %s được khai hai lần "
+                mc_why(why, cap, "Thành phần hồ sơ %s được khai hai lần "
                         "(document component %s is given twice)", dc->code, dc->code);
                 goto refuse;
             }
         if (dc->kind == DOSSIER_COMP_REUSE_POPULATION && cc->satisfy != CATALOG_SATISFY_POPULATION) {
-            set_why(why, cap, "Thành phần %s (%s) không lấy được từ CSDL quốc gia về dân cư "
+            mc_why(why, cap, "Thành phần %s (%s) không lấy được từ CSDL quốc gia về dân cư "
                     "(component %s cannot be taken from the population database)", cc->code,
                     cc->name_vi, cc->code);
             goto refuse;
         }
         if (dc->kind == DOSSIER_COMP_REUSE_RESULT && cc->satisfy != CATALOG_SATISFY_RESULT) {
-            set_why(why, cap, "Thành phần %s (%s) không thay được bằng kết quả điện tử đã cấp "
+            mc_why(why, cap, "Thành phần %s (%s) không thay được bằng kết quả điện tử đã cấp "
                     "(component %s cannot be replaced by an issued electronic result)",
                     cc->code, cc->name_vi, cc->code);
             goto refuse;
@@ -1049,7 +1038,7 @@ mc_err catalog_plan(const catalog_proc *p, const dossier_doc *d, catalog_plan_li
             if (dc)
                 memcpy(it->ref, dc->ref, sizeof(it->ref));
         } else if (cc->required) {
-            set_why(why, cap, "Thiếu thành phần hồ sơ bắt buộc %s (%s) "
+            mc_why(why, cap, "Thiếu thành phần hồ sơ bắt buộc %s (%s) "
                     "(required document component %s is missing: %s)", cc->code, cc->name_vi,
                     cc->code, cc->name_en);
             goto refuse;

@@ -8,17 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void set_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t cap, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!why || cap == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(why, cap, fmt, ap);
-    va_end(ap);
-}
 
 /* An element of our namespace with this local name? */
 static bool is_el(xmlNodePtr n, const char *name)
@@ -68,20 +57,20 @@ static mc_err text_of(xmlNodePtr n, bool required, const char *what, char *buf, 
     buf[0] = '\0';
     if (!n) {
         if (required) {
-            set_why(why, whycap, "missing %s", what);
+            mc_why(why, whycap, "missing %s", what);
             rc = MC_ERR_XSD_INVALID;
         }
         goto out;
     }
     content = xmlNodeGetContent(n);
     if (!copy_trimmed((const char *)content, buf, cap)) {
-        set_why(why, whycap, "%s is too long", what);
+        mc_why(why, whycap, "%s is too long", what);
         buf[0] = '\0';
         rc = MC_ERR_XSD_INVALID;
         goto out;
     }
     if (required && buf[0] == '\0') {
-        set_why(why, whycap, "%s is empty", what);
+        mc_why(why, whycap, "%s is empty", what);
         rc = MC_ERR_XSD_INVALID;
     }
 out:
@@ -98,17 +87,17 @@ static mc_err attr_of(xmlNodePtr n, const char *attr, bool required, const char 
     buf[0] = '\0';
     if (!v) {
         if (required) {
-            set_why(why, whycap, "missing %s", what);
+            mc_why(why, whycap, "missing %s", what);
             rc = MC_ERR_XSD_INVALID;
         }
         goto out;
     }
     if (!copy_trimmed((const char *)v, buf, cap)) {
-        set_why(why, whycap, "%s is too long", what);
+        mc_why(why, whycap, "%s is too long", what);
         buf[0] = '\0';
         rc = MC_ERR_XSD_INVALID;
     } else if (required && buf[0] == '\0') {
-        set_why(why, whycap, "%s is empty", what);
+        mc_why(why, whycap, "%s is empty", what);
         rc = MC_ERR_XSD_INVALID;
     }
 out:
@@ -148,7 +137,7 @@ static mc_err read_person(xmlNodePtr n, const char *role, bool need_pid, bool ne
     } else if ((g[0] == 'M' || g[0] == 'F') && g[1] == '\0') {
         p->gender = g[0];
     } else {
-        set_why(why, whycap, "%s must be M or F", what);
+        mc_why(why, whycap, "%s must be M or F", what);
         return MC_ERR_XSD_INVALID;
     }
     return MC_OK;
@@ -176,13 +165,13 @@ static mc_err read_count(xmlNodePtr decl, const char *name, int *out, char *why,
         return rc;
     for (const char *s = buf; *s; s++) {
         if (*s < '0' || *s > '9' || v > 100000) {
-            set_why(why, whycap, "%s must be a number from 1 to 100000", name);
+            mc_why(why, whycap, "%s must be a number from 1 to 100000", name);
             return MC_ERR_XSD_INVALID;
         }
         v = v * 10 + (*s - '0');
     }
     if (v < 1 || v > 100000) {
-        set_why(why, whycap, "%s must be a number from 1 to 100000", name);
+        mc_why(why, whycap, "%s must be a number from 1 to 100000", name);
         return MC_ERR_XSD_INVALID;
     }
     *out = (int)v;
@@ -204,7 +193,7 @@ static mc_err read_declaration(xmlNodePtr decl, dossier_doc *d, char *why, size_
         if (!role)
             continue;
         if (d->n_persons == DOSSIER_MAX_PERSONS) {
-            set_why(why, whycap, "more than %d named persons", DOSSIER_MAX_PERSONS);
+            mc_why(why, whycap, "more than %d named persons", DOSSIER_MAX_PERSONS);
             return MC_ERR_XSD_INVALID;
         }
         /* A newborn has no personal ID yet; everyone else named in a declaration has one. */
@@ -232,11 +221,11 @@ static mc_err read_components(xmlNodePtr comps, dossier_doc *d, char *why, size_
         if (c->type != XML_ELEMENT_NODE)
             continue;
         if (!is_el(c, "component")) {
-            set_why(why, whycap, "unexpected element in components");
+            mc_why(why, whycap, "unexpected element in components");
             return MC_ERR_XSD_INVALID;
         }
         if (d->n_components == DOSSIER_MAX_COMPONENTS) {
-            set_why(why, whycap, "more than %d components", DOSSIER_MAX_COMPONENTS);
+            mc_why(why, whycap, "more than %d components", DOSSIER_MAX_COMPONENTS);
             return MC_ERR_XSD_INVALID;
         }
         dc = &d->components[d->n_components];
@@ -259,11 +248,11 @@ static mc_err read_components(xmlNodePtr comps, dossier_doc *d, char *why, size_
                 rc = attr_of(how, "resultId", false, "resultId", dc->ref, sizeof(dc->ref), why,
                              whycap);
             } else if (!rc) {
-                set_why(why, whycap, "component %s: unknown reuse source", dc->code);
+                mc_why(why, whycap, "component %s: unknown reuse source", dc->code);
                 rc = MC_ERR_XSD_INVALID;
             }
         } else {
-            set_why(why, whycap, "component %s has neither file nor reuse", dc->code);
+            mc_why(why, whycap, "component %s has neither file nor reuse", dc->code);
             rc = MC_ERR_XSD_INVALID;
         }
         if (rc)
@@ -393,11 +382,11 @@ mc_err dossier_xml_extract(xmlDocPtr doc, dossier_doc *out, char *why, size_t ca
     memset(out, 0, sizeof(*out));
     root = doc ? xmlDocGetRootElement(doc) : NULL;
     if (!is_el(root, "dossier")) {
-        set_why(why, cap, "the root element is not a dossier of " DOSSIER_XML_NS);
+        mc_why(why, cap, "the root element is not a dossier of " DOSSIER_XML_NS);
         goto fail;
     }
     if (dossier_xml_procedure(doc, out->procedure, sizeof(out->procedure)) != MC_OK) {
-        set_why(why, cap, "missing or malformed procedure attribute");
+        mc_why(why, cap, "missing or malformed procedure attribute");
         goto fail;
     }
     rc = text_of(child_el(root, "ward"), true, "ward", out->ward, sizeof(out->ward), why, cap);
@@ -406,7 +395,7 @@ mc_err dossier_xml_extract(xmlDocPtr doc, dossier_doc *out, char *why, size_t ca
 
     applicant = child_el(root, "applicant");
     if (!applicant) {
-        set_why(why, cap, "missing applicant");
+        mc_why(why, cap, "missing applicant");
         rc = MC_ERR_XSD_INVALID;
         goto fail;
     }
@@ -428,7 +417,7 @@ mc_err dossier_xml_extract(xmlDocPtr doc, dossier_doc *out, char *why, size_t ca
     decl = child_el(root, "declaration");
     comps = child_el(root, "components");
     if (!decl || !comps) {
-        set_why(why, cap, "missing %s", decl ? "components" : "declaration");
+        mc_why(why, cap, "missing %s", decl ? "components" : "declaration");
         rc = MC_ERR_XSD_INVALID;
         goto fail;
     }

@@ -1,6 +1,9 @@
 /* err.c - the one table from mc_err to HTTP status, problem type and title. */
 #include "err.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+
 #define T(slug) "https://motcua.danang.gov.vn/problems/" slug
 
 static const struct {
@@ -52,3 +55,12 @@ const char *mc_err_type(mc_err err) { return valid(err) ? err_table[err].type : 
 
 const char *mc_err_title(mc_err err) { return valid(err) ? err_table[err].title : "Internal error"; }
 const char *mc_err_name(mc_err err) { return valid(err) ? err_table[err].name : "MC_ERR_UNKNOWN"; }
+
+void mc_why(char *why, size_t cap, const char *fmt, ...)
+{
+    if (!why || cap == 0) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+}

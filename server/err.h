@@ -50,4 +50,9 @@ const char *mc_err_title(mc_err err);
 /* Symbolic name, e.g. "MC_ERR_XSD_INVALID" (logs and tests). */
 const char *mc_err_name(mc_err err);
 
+#include <stddef.h>
+/* The reason for a refusal, printf-style, into why[cap] (cut to fit); nothing when why is NULL or cap
+ * 0. The parsers and loaders (catalog, dossier XML, calendar) all say why the same way. */
+void mc_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif
