@@ -14,8 +14,7 @@ H.check(len(rows) > 30, "config-table prints the table (%d rows)" % len(rows))
 for ln in rows:
     H.check(ln in ops, "docs/operations.md has the config row: %s" % ln)
 
-src = open(os.path.join(H.SRC, "server", "http.c"), encoding="utf-8").read()
-routes = {(m, p.replace("{}", "{x}")) for m, p in re.findall(r'\{"(GET|POST|PUT|DELETE|PATCH)", "(/[^"]*)"', src)}
+routes = {(m, p.replace("{}", "{x}")) for m, p, _ in H.route_table()}
 routes.add(("GET", "/healthz"))  # answered by the loop thread before the route table
 api = open(os.path.join(H.SRC, "docs", "api", "openapi.yaml"), encoding="utf-8").read()
 paths = api[api.index("\npaths:"):api.index("\ncomponents:")]
