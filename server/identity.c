@@ -533,7 +533,9 @@ void identity_prefill(http_job *j, db_conn *c)
         reply_problem(&j->out, MC_ERR_UPSTREAM_UNAVAILABLE, j->path, "identity services are not configured", NULL);
         return;
     }
-    if (!auth_limiter_take(id->prefill_limit, j->client.name)) {
+    char who[24]; /* per client id: names are labels, two clients may share one */
+    snprintf(who, sizeof(who), "%llu", (unsigned long long)j->client.id);
+    if (!auth_limiter_take(id->prefill_limit, who)) {
         j->out.retry_after = 1;
         reply_problem(&j->out, MC_ERR_RATE_LIMITED, j->path, "prefill look-ups over this client's limit", NULL);
         return;
