@@ -747,6 +747,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int run(const char *fmt, ...)
 {
     char cmd[4096];
