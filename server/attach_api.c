@@ -2,6 +2,7 @@
  * its first bytes and bound as one BLOB parameter (no further copy), in one transaction with the
  * dossier's byte count (row lock) and the audit row. Scoping as for dossiers: 404, never 403. */
 #include "attach_api.h"
+#include "dossier_api.h"
 #include "hex.h"
 
 #include <openssl/evp.h>
@@ -304,18 +305,6 @@ out:
     db_rows_free(d);
 }
 
-/* An official reading a file is a read of personal data: audited in its own short transaction, and
- * the file is not sent if the audit row cannot be written. */
-static mc_err audit_read(http_job *j, db_conn *c, db_rows *d, const char *att_id)
-{
-    char detail[64];
-    snprintf(detail, sizeof(detail), "attachment %s", att_id);
-    audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
-                     .action = "read_personal_data", .dossier_code = col(d, 0, DC_CODE),
-                     .request_id = j->request_id, .detail = detail};
-    return audit_append_alone(c, &e);
-}
-
 void attach_api_get(http_job *j, db_conn *c)
 {
     char code[64];
@@ -332,7 +321,9 @@ void attach_api_get(http_job *j, db_conn *c)
                       rc ? "could not read the attachment" : "no such attachment on this dossier", NULL);
         goto out;
     }
-    if (j->client.role == ROLE_OFFICIAL && (rc = audit_read(j, c, d, col(r, 0, AT_ID)))) {
+    char what[64];
+    snprintf(what, sizeof(what), "attachment %s", col(r, 0, AT_ID));
+    if ((rc = dossier_api_audit_read(j, c, col(d, 0, DC_CODE), what))) {
         reply_problem(&j->out, rc, j->path, "the read could not be audited, so the file is not sent", NULL);
         goto out;
     }

@@ -69,13 +69,12 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
     return MC_OK;
 }
 
-/* An official reading a dossier reads personal data: one audit row, committed (with the other reads
- * arriving together) before anything is sent; nothing is sent when it cannot be written (fail closed). */
-static mc_err audit_official_read(http_job *j, db_conn *c, db_rows *r)
+mc_err dossier_api_audit_read(http_job *j, db_conn *c, const char *dossier_code, const char *detail)
 {
+    if (j->client.role != ROLE_OFFICIAL) return MC_OK;
     audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
-                     .action = "read_personal_data", .dossier_code = col(r, 0, DC_CODE),
-                     .request_id = j->request_id, .detail = "GET dossier"};
+                     .action = "read_personal_data", .dossier_code = dossier_code,
+                     .request_id = j->request_id, .detail = detail};
     return audit_append_alone(c, &e);
 }
 
@@ -85,7 +84,7 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read)
 {
     db_rows *r = load(j, c);
     if (!r) return;
-    mc_err rc = audit_read && j->client.role == ROLE_OFFICIAL ? audit_official_read(j, c, r) : MC_OK;
+    mc_err rc = audit_read ? dossier_api_audit_read(j, c, col(r, 0, DC_CODE), "GET dossier") : MC_OK;
     if (rc)
         reply_problem(&j->out, rc, j->path, "the read could not be audited, so the dossier is not sent", NULL);
     else

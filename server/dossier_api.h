@@ -15,6 +15,11 @@ void dossier_api_view(http_job *j, db_conn *c, bool audit_read);
  * the client): only the components and identity checks are read. The row stays the caller's. */
 void dossier_api_view_row(http_job *j, db_conn *c, db_rows *r);
 void dossier_api_history(http_job *j, db_conn *c);
+/* An official reading personal data (a dossier, an attachment, a result or a holder's results): one
+ * read_personal_data audit row, committed (with the other reads arriving together) before anything is
+ * sent; the caller sends nothing when this fails (fail closed). MC_OK at once for other roles, whose
+ * reads are of what they submitted themselves. detail names what was read, never a personal ID. */
+mc_err dossier_api_audit_read(http_job *j, db_conn *c, const char *dossier_code, const char *detail);
 void dossier_api_ready(http_job *j, db_conn *c);
 
 #endif

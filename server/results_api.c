@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "audit.h"
+#include "dossier_api.h"
 #include "calendar.h"
 #include "hex.h"
 #include "http.h"
@@ -693,6 +694,13 @@ void results_api_get(http_job *j, db_conn *c)
     db_rows *r = load_visible(j, c);
     size_t len = 0;
     if (!r) return;
+    char what[RESULTS_ID_CAP + 16];
+    snprintf(what, sizeof(what), "GET result %s", col(r, 0, RC_RESULT_ID));
+    mc_err rc = dossier_api_audit_read(j, c, col(r, 0, RC_DOSSIER_CODE), what); /* it names and dates the holder */
+    if (rc) {
+        reply_problem(&j->out, rc, j->path, "the read could not be audited, so the result is not sent", NULL);
+        goto out;
+    }
     const char *xml = db_rows_get(r, 0, RC_XML, &len);
     char *body = malloc(len + 1);
     if (!body) {
@@ -757,6 +765,14 @@ void results_api_list(http_job *j, db_conn *c)
         goto out;
     }
     size_t n = db_rows_count(r);
+    if (n > 0) { /* an official learns which results a named citizen holds: audited, the ID masked */
+        char masked[16], what[64];
+        snprintf(what, sizeof(what), "results of holder %s", pid_mask(holder, masked, sizeof(masked)));
+        if ((rc = dossier_api_audit_read(j, c, NULL, what))) {
+            reply_problem(&j->out, rc, j->path, "the read could not be audited, so the list is not sent", NULL);
+            goto out;
+        }
+    }
     json_t *o = json_object(), *arr = json_array();
     for (size_t i = 0; i < n && i < (size_t)limit; i++) json_array_append_new(arr, summary_json(j, r, i));
     json_object_set_new(o, "results", arr);
