@@ -204,7 +204,7 @@ static pthread_mutex_t alone_mu = PTHREAD_MUTEX_INITIALIZER;
 static waiter *alone_head, *alone_tail;
 static bool alone_leading;
 
-static mc_err append_own_tx(db_conn *c, const audit_entry *e, size_t n)
+mc_err audit_append_own(db_conn *c, const audit_entry *e, size_t n)
 {
     mc_err rc = MC_ERR_DB_RETRY;
     for (int attempt = 0; attempt < ALONE_ATTEMPTS && rc == MC_ERR_DB_RETRY; attempt++) {
@@ -242,7 +242,7 @@ mc_err audit_append_alone(db_conn *c, const audit_entry *e)
         if (!alone_head) alone_tail = NULL;
         alone_leading = true;
         pthread_mutex_unlock(&alone_mu);
-        rc = append_own_tx(c, entries, n);
+        rc = audit_append_own(c, entries, n);
         pthread_mutex_lock(&alone_mu);
         alone_leading = false;
         for (size_t i = 0; i < n; i++) {

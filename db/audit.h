@@ -48,6 +48,11 @@ mc_err audit_append_many(db_conn *c, const audit_entry *e, size_t n);
  * group it was in (nothing of it is written). Never call it inside an open transaction. */
 mc_err audit_append_alone(db_conn *c, const audit_entry *e);
 
+/* Append n entries (n >= 1) that belong to no other change in one durable transaction of their own,
+ * retried on deadlock (an official's read of a page of results: one row per result). MC_OK only once
+ * committed; on error nothing is written. Never call it inside an open transaction. */
+mc_err audit_append_own(db_conn *c, const audit_entry *e, size_t n);
+
 /* Walk the whole chain in id order in one consistent snapshot: ids gapless from 1, each prev_hash the
  * previous row_hash, each row_hash recomputed from the row, and the head pointing at the last row.
  * MC_OK: intact, *rows_checked rows, *first_bad_id 0. MC_ERR_CONFLICT: broken, *first_bad_id is the

@@ -116,7 +116,7 @@ mc_err actions_cursor_decode(const char *cursor, char *key, size_t keycap, uint6
     char raw[64];
     size_t n = cursor ? strlen(cursor) : 0;
     if (n == 0 || n % 2 || n / 2 >= sizeof(raw)) return MC_ERR_BAD_REQUEST;
-    if (!hex_decode(cursor, n / 2, (unsigned char *)raw)) return MC_ERR_BAD_REQUEST;
+    if (!hex_decode(cursor, n / 2, (unsigned char *)raw) || memchr(raw, '\0', n / 2)) return MC_ERR_BAD_REQUEST;
     raw[n / 2] = '\0';
     char *bar = strchr(raw, '|');
     if (!bar || bar - raw != 26 || (size_t)(bar - raw) >= keycap) return MC_ERR_BAD_REQUEST;

@@ -286,11 +286,13 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     copy_header(h, "Authorization", j->authorization, sizeof(j->authorization));
     if (!j->authorization[0]) copy_header(h, "X-API-Key", j->authorization, sizeof(j->authorization));
-    /* headers whose meaning a cut would change (an If-Match list losing its match, a key another
-     * request's prefix) are refused whole; a cut API key simply does not authenticate (401) */
+    /* headers whose meaning a cut would change (an If-Match list losing its match, an idempotency key
+     * another request's prefix) are refused whole; a cut API key simply does not authenticate (401),
+     * a cut Content-Type keeps its media type or no longer names an accepted one (415), and a cut
+     * X-File-Name is still over the 255-byte name limit (422) */
+    copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type));
+    copy_header(h, "X-File-Name", j->file_name, sizeof(j->file_name));
     const char *too_long = !copy_header(h, "Idempotency-Key", j->idem_key, sizeof(j->idem_key)) ? "Idempotency-Key"
-                         : !copy_header(h, "Content-Type", j->content_type, sizeof(j->content_type)) ? "Content-Type"
-                         : !copy_header(h, "X-File-Name", j->file_name, sizeof(j->file_name)) ? "X-File-Name"
                          : !copy_header(h, "X-Component", j->component, sizeof(j->component)) ? "X-Component"
                          : !copy_header(h, "If-Match", j->if_match, sizeof(j->if_match)) ? "If-Match"
                                                                                         : NULL;

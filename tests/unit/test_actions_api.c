@@ -121,6 +121,9 @@ static void test_cursor(void **state)
         if (actions_cursor_decode(bad, key, sizeof(key), &id) != MC_ERR_BAD_REQUEST) fail_msg("raw %zu accepted", i);
         assert_int_equal(id, 7);
     }
+    /* a NUL inside the decoded bytes: the id would end there and the rest go unchecked */
+    assert_int_equal(actions_cursor_decode("323032362d31312d32352031303a30303a30302e3030303030307c313233006a756e6b", key,
+                                           sizeof(key), &id), MC_ERR_BAD_REQUEST);
     static const char *toks[] = {"", "abc", "zz", "ABCD", NULL};
     for (size_t i = 0; i < sizeof(toks) / sizeof(toks[0]); i++)
         assert_int_equal(actions_cursor_decode(toks[i], key, sizeof(key), &id), MC_ERR_BAD_REQUEST);
