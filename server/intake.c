@@ -13,6 +13,7 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,7 +620,11 @@ void intake_post(http_job *j, db_conn *c)
         reply_problem(&j->out, MC_ERR_NOMEM, j->path, NULL, NULL);
         return;
     }
-    memset(x, 0, sizeof(*x));
+    /* all but the dossier (~41 KiB of it): dossier_xml_extract clears that itself, and nothing reads
+     * it before (callgrind: clearing it twice was ~4% of an intake's instructions) */
+    size_t doc_at = offsetof(intake_ctx, doc), doc_end = doc_at + sizeof(x->doc);
+    memset(x, 0, doc_at);
+    memset((char *)x + doc_end, 0, sizeof(*x) - doc_end);
     if (check(j, x)) goto out;
     struct timeval tv;
     gettimeofday(&tv, NULL);
