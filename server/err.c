@@ -64,3 +64,8 @@ void mc_why(char *why, size_t cap, const char *fmt, ...)
     vsnprintf(why, cap, fmt, ap);
     va_end(ap);
 }
+
+void mc_why_detail(char *why, size_t cap, const char *msg, const char *detail)
+{
+    mc_why(why, cap, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
+}

@@ -54,5 +54,7 @@ const char *mc_err_name(mc_err err);
 /* The reason for a refusal, printf-style, into why[cap] (cut to fit); nothing when why is NULL or cap
  * 0. The parsers and loaders (catalog, dossier XML, calendar) all say why the same way. */
 void mc_why(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "msg: detail", or msg alone when detail is NULL (signing and verification name the file or object). */
+void mc_why_detail(char *why, size_t cap, const char *msg, const char *detail);
 
 #endif

@@ -33,13 +33,6 @@ struct sign_ctx {
 
 static int g_init_count;
 
-static void set_why(char *why, size_t cap, const char *msg, const char *detail)
-{
-    if (why == NULL || cap == 0)
-        return;
-    snprintf(why, cap, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
-}
-
 mc_err sign_global_init(void)
 {
     if (g_init_count++ > 0)
@@ -133,7 +126,7 @@ static mc_err check_key_cert(EVP_PKEY *pkey, X509 *cert, sign_key_type *type, ch
 
     if (id == EVP_PKEY_RSA) {
         if (EVP_PKEY_get_bits(pkey) < 2048) {
-            set_why(why, whycap, "RSA key shorter than 2048 bits", NULL);
+            mc_why_detail(why, whycap, "RSA key shorter than 2048 bits", NULL);
             return MC_ERR_CONFIG;
         }
         *type = SIGN_KEY_RSA;
@@ -142,23 +135,23 @@ static mc_err check_key_cert(EVP_PKEY *pkey, X509 *cert, sign_key_type *type, ch
         size_t clen = 0;
         if (EVP_PKEY_get_utf8_string_param(pkey, "group", curve, sizeof(curve), &clen) != 1 ||
             strcmp(curve, "prime256v1") != 0) {
-            set_why(why, whycap, "EC key is not on P-256", NULL);
+            mc_why_detail(why, whycap, "EC key is not on P-256", NULL);
             return MC_ERR_CONFIG;
         }
         *type = SIGN_KEY_EC_P256;
     } else {
-        set_why(why, whycap, "key is neither RSA nor EC P-256", NULL);
+        mc_why_detail(why, whycap, "key is neither RSA nor EC P-256", NULL);
         return MC_ERR_CONFIG;
     }
     if (X509_check_private_key(cert, pkey) != 1) {
-        set_why(why, whycap, "private key does not match the certificate", NULL);
+        mc_why_detail(why, whycap, "private key does not match the certificate", NULL);
         return MC_ERR_CONFIG;
     }
     uint32_t ku = X509_get_key_usage(cert);
     if (!(X509_get_extension_flags(cert) & EXFLAG_KUSAGE) ||
         (ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) !=
             (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) {
-        set_why(why, whycap, "certificate lacks digitalSignature+nonRepudiation key usage", NULL);
+        mc_why_detail(why, whycap, "certificate lacks digitalSignature+nonRepudiation key usage", NULL);
         return MC_ERR_CONFIG;
     }
     return MC_OK;
@@ -183,7 +176,7 @@ static mc_err ctx_from(EVP_PKEY *pkey, X509 *cert, sign_ctx **out, char *why, si
             xmlSecKeyDestroy(ctx->key);
         xmlFree(ctx->cert_b64);
         free(ctx);
-        set_why(why, whycap, "xmlsec could not take the key", NULL);
+        mc_why_detail(why, whycap, "xmlsec could not take the key", NULL);
         return MC_ERR_INTERNAL;
     }
     EVP_PKEY_up_ref(pkey);
@@ -204,29 +197,29 @@ mc_err sign_ctx_new(const char *key_path, const char *cert_path, sign_ctx **out,
     mc_err err = MC_ERR_CONFIG;
 
     if (key_path == NULL || cert_path == NULL || out == NULL) {
-        set_why(why, whycap, "missing argument", NULL);
+        mc_why_detail(why, whycap, "missing argument", NULL);
         return MC_ERR_INTERNAL;
     }
     f = fopen(key_path, "r");
     if (f == NULL) {
-        set_why(why, whycap, "cannot open signing key", key_path);
+        mc_why_detail(why, whycap, "cannot open signing key", key_path);
         goto out;
     }
     pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
     if (pkey == NULL) {
-        set_why(why, whycap, "not a PEM private key (or encrypted)", key_path);
+        mc_why_detail(why, whycap, "not a PEM private key (or encrypted)", key_path);
         goto out;
     }
     f = fopen(cert_path, "r");
     if (f == NULL) {
-        set_why(why, whycap, "cannot open signing certificate", cert_path);
+        mc_why_detail(why, whycap, "cannot open signing certificate", cert_path);
         goto out;
     }
     cert = PEM_read_X509(f, NULL, NULL, NULL);
     fclose(f);
     if (cert == NULL) {
-        set_why(why, whycap, "not a PEM certificate", cert_path);
+        mc_why_detail(why, whycap, "not a PEM certificate", cert_path);
         goto out;
     }
     err = ctx_from(pkey, cert, out, why, whycap);
@@ -313,20 +306,20 @@ mc_err sign_document(sign_ctx *ctx, xmlDocPtr doc, time_t signing_time, char **o
         return MC_ERR_INTERNAL;
     root = xmlDocGetRootElement(doc);
     if (!is_result_root(root)) {
-        set_why(why, whycap, "root is not {" SIGN_RESULT_NS "}" SIGN_RESULT_ROOT, NULL);
+        mc_why_detail(why, whycap, "root is not {" SIGN_RESULT_NS "}" SIGN_RESULT_ROOT, NULL);
         return MC_ERR_BAD_REQUEST;
     }
     idattr = xmlHasNsProp(root, BAD_CAST "Id", NULL);
     id = idattr ? xmlNodeGetContent((xmlNodePtr)idattr) : NULL;
     if (id == NULL || id[0] == '\0' || xmlStrlen(id) > 128) {
-        set_why(why, whycap, "root has no usable Id attribute", NULL);
+        mc_why_detail(why, whycap, "root has no usable Id attribute", NULL);
         err = MC_ERR_BAD_REQUEST;
         goto out;
     }
     for (xmlNodePtr c = root->children; c != NULL; c = c->next) {
         if (c->type == XML_ELEMENT_NODE && (xmlStrEqual(c->name, BAD_CAST "Signature") ||
                                             xmlStrEqual(c->name, BAD_CAST "signingTime"))) {
-            set_why(why, whycap, "document already has a Signature or signingTime", NULL);
+            mc_why_detail(why, whycap, "document already has a Signature or signingTime", NULL);
             err = MC_ERR_BAD_REQUEST;
             goto out;
         }
@@ -364,7 +357,7 @@ mc_err sign_document(sign_ctx *ctx, xmlDocPtr doc, time_t signing_time, char **o
     int rc = xmlSecDSigCtxSign(&dctx, sig);
     dctx.signKey = NULL;
     if (rc < 0 || dctx.status != xmlSecDSigStatusSucceeded) {
-        set_why(why, whycap, "xmlsec signing failed", NULL);
+        mc_why_detail(why, whycap, "xmlsec signing failed", NULL);
         goto out;
     }
     /* KeyInfo is outside what the signature covers (the enveloped transform drops the whole
@@ -463,7 +456,7 @@ static mc_err check_fields(const sign_result_fields *f, char *why, size_t whycap
             bad = "content field";
     }
     if (bad != NULL) {
-        set_why(why, whycap, "invalid or missing value", bad);
+        mc_why_detail(why, whycap, "invalid or missing value", bad);
         return MC_ERR_BAD_REQUEST;
     }
     return MC_OK;
@@ -489,7 +482,7 @@ mc_err sign_result(sign_ctx *ctx, const sign_result_fields *f, time_t signing_ti
     if (err != MC_OK)
         return err;
     if (!sign_format_time(f->issued_at, issued, sizeof(issued))) {
-        set_why(why, whycap, "invalid or missing value", "issued_at");
+        mc_why_detail(why, whycap, "invalid or missing value", "issued_at");
         return MC_ERR_BAD_REQUEST;
     }
     snprintf(id, sizeof(id), "R-%s", f->result_id);

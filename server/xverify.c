@@ -95,13 +95,6 @@ const char *xverify_reason_slug(xverify_reason r)
     return g_slugs[r];
 }
 
-static void set_why(char *why, size_t cap, const char *msg, const char *detail)
-{
-    if (why == NULL || cap == 0)
-        return;
-    snprintf(why, cap, "%s%s%s", msg, detail ? ": " : "", detail ? detail : "");
-}
-
 /* ---- trust ---------------------------------------------------------------------------------- */
 
 static void quiet_schema_error(void *arg, xmlErrorPtr e)
@@ -122,7 +115,7 @@ static mc_err load_crls(xverify_trust *t, const char *path, char *why, size_t wh
     int n = 0;
 
     if (bio == NULL) {
-        set_why(why, whycap, "cannot open CRL file", path);
+        mc_why_detail(why, whycap, "cannot open CRL file", path);
         return MC_ERR_CONFIG;
     }
     t->crls = sk_X509_CRL_new_null();
@@ -140,7 +133,7 @@ static mc_err load_crls(xverify_trust *t, const char *path, char *why, size_t wh
         X509_OBJECT_free(obj);
         if (!ok) {
             X509_CRL_free(crl);
-            set_why(why, whycap, "CRL not signed by a configured trust anchor", path);
+            mc_why_detail(why, whycap, "CRL not signed by a configured trust anchor", path);
             goto out;
         }
         if (sk_X509_CRL_push(t->crls, crl) <= 0) {
@@ -152,7 +145,7 @@ static mc_err load_crls(xverify_trust *t, const char *path, char *why, size_t wh
     }
     ERR_clear_error();
     if (n == 0) {
-        set_why(why, whycap, "no PEM CRL in file", path);
+        mc_why_detail(why, whycap, "no PEM CRL in file", path);
         goto out;
     }
     err = MC_OK;
@@ -227,7 +220,7 @@ mc_err xverify_trust_new(const char *ca_pem_path, const char *crl_path, const ch
         goto fail;
     }
     if (X509_STORE_load_file(t->store, ca_pem_path) != 1) {
-        set_why(why, whycap, "cannot load CA bundle", ca_pem_path);
+        mc_why_detail(why, whycap, "cannot load CA bundle", ca_pem_path);
         goto fail;
     }
     if (crl_path != NULL && (err = load_crls(t, crl_path, why, whycap)) != MC_OK)
@@ -242,7 +235,7 @@ mc_err xverify_trust_new(const char *ca_pem_path, const char *crl_path, const ch
         xmlSchemaSetParserStructuredErrors(pctx, quiet_schema_error, msg);
         t->schema = xmlSchemaParse(pctx);
         if (t->schema == NULL) {
-            set_why(why, whycap, "cannot compile result XSD", msg[0] ? msg : xsd_path);
+            mc_why_detail(why, whycap, "cannot compile result XSD", msg[0] ? msg : xsd_path);
             err = MC_ERR_CONFIG;
             goto fail;
         }
@@ -324,7 +317,7 @@ static xverify_reason refuse(vstate *v, xverify_reason r, const char *msg, const
 {
     v->rep->reason = r;
     v->rep->slug = xverify_reason_slug(r);
-    set_why(v->rep->why, sizeof(v->rep->why), msg, detail);
+    mc_why_detail(v->rep->why, sizeof(v->rep->why), msg, detail);
     return r;
 }
 
@@ -1080,7 +1073,7 @@ mc_err xverify_result(const xverify_trust *trust, const char *xml, size_t len, x
     rep->reason = XVERIFY_OK;
     rep->slug = xverify_reason_slug(XVERIFY_OK);
     if (trust == NULL || (xml == NULL && len > 0)) {
-        set_why(rep->why, sizeof(rep->why), "internal: missing trust or document", NULL);
+        mc_why_detail(rep->why, sizeof(rep->why), "internal: missing trust or document", NULL);
         rep->reason = XVERIFY_MALFORMED;
         rep->slug = xverify_reason_slug(rep->reason);
         return MC_ERR_INTERNAL;
@@ -1132,7 +1125,7 @@ mc_err xverify_result(const xverify_trust *trust, const char *xml, size_t len, x
         goto out;
     rep->reason = XVERIFY_OK;
     rep->slug = xverify_reason_slug(XVERIFY_OK);
-    set_why(rep->why, sizeof(rep->why), "signature valid", NULL);
+    mc_why_detail(rep->why, sizeof(rep->why), "signature valid", NULL);
 out:
     if (r != XVERIFY_OK) {
         /* Never hand back data from a refused document as if it were signed. */
