@@ -59,16 +59,6 @@ out:
     return rc;
 }
 
-
-/* Length of the longest prefix of s (at most cap bytes) that ends on a UTF-8 character boundary. */
-static size_t utf8_cut(const char *s, size_t n, size_t cap)
-{
-    if (n <= cap) return n;
-    size_t k = cap;
-    while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
-    return k;
-}
-
 /* Check one optional text field against its cap (detail is cut instead). */
 static mc_err field_ok(const char *s, size_t cap, bool required, bool cut, size_t *len)
 {

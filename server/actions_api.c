@@ -21,6 +21,7 @@
 #include "log.h"
 #include "results_api.h"
 #include "tfmt.h"
+#include "utf8.h"
 #include "workflow.h"
 
 
@@ -359,15 +360,6 @@ static char *components_text(const action_input *in)
     return s;
 }
 
-/* Cut s to at most max bytes at a UTF-8 boundary (history notes are VARCHAR(1000)). */
-static void cut_utf8(char *s, size_t max)
-{
-    size_t n = strlen(s);
-    if (n <= max) return;
-    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
-    s[max] = '\0';
-}
-
 static void now_db(struct timespec *ts, char *buf, size_t cap)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -635,7 +627,7 @@ static mc_err action_run(action_tx *t)
         size_t nl = strlen(note);
         snprintf(note + nl, sizeof(note) - nl, "%s%s", nl ? "; " : "", in->note);
     }
-    cut_utf8(note, ACTIONS_TEXT_MAX);
+    note[utf8_cut(note, strlen(note), ACTIONS_TEXT_MAX)] = '\0'; /* history notes are VARCHAR(1000) */
     if ((rc = actions_update(c, &row))) {
         tx_fail(t, rc == MC_ERR_CONFLICT ? MC_ERR_PRECONDITION_FAILED : rc, "the dossier changed meanwhile");
         rc = t->err;
@@ -770,7 +762,7 @@ static mc_err apology_run(action_tx *t, time_t new_date)
     row.rescheduled_to = nd;
     calendar_format_local(j->app->cal, new_date, loc, sizeof(loc));
     snprintf(note, sizeof(note), "form 04: new date %s; %s", loc, t->in->note);
-    cut_utf8(note, ACTIONS_TEXT_MAX);
+    note[utf8_cut(note, strlen(note), ACTIONS_TEXT_MAX)] = '\0'; /* history notes are VARCHAR(1000) */
     if ((rc = actions_apology_insert(c, id, now, j->client.id, col(r, 0, AC_DUE), nd, t->in->note)) ||
         (rc = actions_update(c, &row)) ||
         (rc = actions_history(c, id, now, "apology_slip", t->from, t->to, row.national_status, j->client.id, note,

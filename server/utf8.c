@@ -40,3 +40,10 @@ size_t utf8_valid_prefix(const unsigned char *s, size_t n)
     }
     return n;
 }
+
+size_t utf8_cut(const char *s, size_t n, size_t cap)
+{
+    if (n <= cap) return n;
+    while (cap > 0 && ((unsigned char)s[cap] & 0xC0) == 0x80) cap--;
+    return cap;
+}

@@ -8,4 +8,8 @@
  * nothing above U+10FFFF, no truncated sequence. */
 size_t utf8_valid_prefix(const unsigned char *s, size_t n);
 
+/* How many of the n bytes of UTF-8 text s to keep so that at most cap remain and no character is
+ * split: n itself when it fits, else cap moved back to the start of the character it falls in. */
+size_t utf8_cut(const char *s, size_t n, size_t cap);
+
 #endif
