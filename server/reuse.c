@@ -140,6 +140,12 @@ void reuse_counters_get(reuse_counters *out)
     pthread_mutex_unlock(&cache_mu);
 }
 
+/* The 64 hex digits of a 32-byte value from a candidate row (SHA-256, trust epoch, MAC) into out. */
+static bool unhex32(const char *hex, unsigned char out[32])
+{
+    return hex && strlen(hex) == 64 && hex_decode(hex, 32, out);
+}
+
 /* The candidate row's verification mark (result_mark, joined on the hash of the bytes as stored now),
  * if it is one this server made in the current epoch (trust and key). Anything else - no mark, a mark
  * of another epoch (anchors, CRL entries or key changed since), a mark that does not authenticate
@@ -154,7 +160,7 @@ static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i,
     if (!key || !trust || !mac_hex) return false;
     memset(m, 0, sizeof(*m));
     memcpy(m->sha, sha, 32);
-    if (strlen(trust) != 64 || !hex_decode(trust, 32, m->trust) || memcmp(m->trust, epoch, 32) != 0) {
+    if (!unhex32(trust, m->trust) || memcmp(m->trust, epoch, 32) != 0) {
         count(&counters.marks_stale);
         return false;
     }
@@ -163,7 +169,7 @@ static bool mark_accepted(const struct results_svc *rs, db_rows *rows, size_t i,
     snprintf(m->holder, sizeof(m->holder), "%s", col(rows, i, RQ_MARK_HOLDER));
     snprintf(m->valid_until, sizeof(m->valid_until), "%s", col(rows, i, RQ_MARK_VALID_UNTIL));
     snprintf(m->deceased, sizeof(m->deceased), "%s", col(rows, i, RQ_MARK_DECEASED));
-    if (strlen(mac_hex) != 64 || !hex_decode(mac_hex, 32, mac) || !rmark_authentic(key, m, mac)) {
+    if (!unhex32(mac_hex, mac) || !rmark_authentic(key, m, mac)) {
         count(&counters.marks_rejected);
         log_msg(LOG_WARN, "req=%s reuse: the verification mark of stored result %s does not authenticate (written "
                 "or edited without the mark key): verifying it in full",
@@ -187,7 +193,7 @@ static bool verified(const struct results_svc *rs, db_conn *c, db_rows *rows, si
     unsigned char sha[32];
     db_rows *r = NULL;
     xverify_report *rep = NULL;
-    bool ok = false, known = sha_hex && strlen(sha_hex) == 64 && hex_decode(sha_hex, 32, sha);
+    bool ok = false, known = unhex32(sha_hex, sha);
     if (!full_only && known && cache_get(sha, m)) {
         out->cache_hits++;
         return true;
