@@ -69,12 +69,17 @@ static mc_err dossiers_identity_json(http_job *j, db_conn *c, uint64_t id, json_
     return MC_OK;
 }
 
+audit_entry dossier_api_read_entry(const http_job *j, const char *dossier_code, const char *detail)
+{
+    return (audit_entry){.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
+                         .action = "read_personal_data", .dossier_code = dossier_code,
+                         .request_id = j->request_id, .detail = detail};
+}
+
 mc_err dossier_api_audit_read(http_job *j, db_conn *c, const char *dossier_code, const char *detail)
 {
     if (j->client.role != ROLE_OFFICIAL) return MC_OK;
-    audit_entry e = {.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
-                     .action = "read_personal_data", .dossier_code = dossier_code,
-                     .request_id = j->request_id, .detail = detail};
+    audit_entry e = dossier_api_read_entry(j, dossier_code, detail);
     return audit_append_alone(c, &e);
 }
 

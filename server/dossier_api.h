@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "app.h"
+#include "audit.h"
 
 void dossier_api_get(http_job *j, db_conn *c);
 /* The GET view of the dossier named by j->param into j->out (scoped as GET). audit_read: write the
@@ -20,6 +21,8 @@ void dossier_api_history(http_job *j, db_conn *c);
  * sent; the caller sends nothing when this fails (fail closed). MC_OK at once for other roles, whose
  * reads are of what they submitted themselves. detail names what was read, never a personal ID. */
 mc_err dossier_api_audit_read(http_job *j, db_conn *c, const char *dossier_code, const char *detail);
+/* That audit row, not written: for a caller that writes several at once (a page of results). */
+audit_entry dossier_api_read_entry(const http_job *j, const char *dossier_code, const char *detail);
 void dossier_api_ready(http_job *j, db_conn *c);
 
 #endif

@@ -739,9 +739,7 @@ static mc_err audit_listed(http_job *j, db_conn *c, db_rows *r, size_t n)
     char detail[RESULTS_PAGE_MAX][RESULTS_ID_CAP + 16];
     for (size_t i = 0; i < n; i++) {
         snprintf(detail[i], sizeof(detail[i]), "listed result %s", col(r, i, RC_RESULT_ID));
-        e[i] = (audit_entry){.actor_client_id = j->client.id, .role = "official", .ward = j->client.ward,
-                             .action = "read_personal_data", .dossier_code = col(r, i, RC_DOSSIER_CODE),
-                             .request_id = j->request_id, .detail = detail[i]};
+        e[i] = dossier_api_read_entry(j, col(r, i, RC_DOSSIER_CODE), detail[i]);
     }
     return audit_append_own(c, e, n);
 }
