@@ -227,15 +227,12 @@ static mc_err load_mark_key(results_svc *s, const mc_config *cfg, char *why, siz
      * mark of an earlier trust or key is stale (verified in full, quietly), and only a mark that claims
      * the current epoch but does not authenticate is a forgery worth a warning */
     static const char tag[] = "motcua-rmark-epoch-v1";
-    unsigned char fp[32], kh[32];
+    unsigned char in[sizeof(tag) + 64]; /* tag, trust fingerprint, SHA-256 of the key */
     unsigned int n = 32;
-    EVP_MD_CTX *d = EVP_MD_CTX_new();
-    bool ok = s->trust && xverify_trust_fingerprint(s->trust, fp) && d &&
-              EVP_Digest(s->mark_key.k, s->mark_key.len, kh, &n, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 && EVP_DigestUpdate(d, tag, sizeof(tag)) == 1 &&
-              EVP_DigestUpdate(d, fp, 32) == 1 && EVP_DigestUpdate(d, kh, 32) == 1 &&
-              EVP_DigestFinal_ex(d, s->mark_epoch, &n) == 1;
-    EVP_MD_CTX_free(d);
+    memcpy(in, tag, sizeof(tag));
+    bool ok = s->trust && xverify_trust_fingerprint(s->trust, in + sizeof(tag)) &&
+              EVP_Digest(s->mark_key.k, s->mark_key.len, in + sizeof(tag) + 32, &n, EVP_sha256(), NULL) == 1 &&
+              EVP_Digest(in, sizeof(in), s->mark_epoch, &n, EVP_sha256(), NULL) == 1;
     if (!ok) {
         log_msg(LOG_WARN, "results: no trust to make verification marks under: marks off");
         return MC_OK;

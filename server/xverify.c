@@ -259,19 +259,15 @@ void xverify_trust_set_revoked_cb(xverify_trust *trust, xverify_revoked_fn fn, v
 
 bool xverify_trust_fingerprint(const xverify_trust *trust, unsigned char out[32])
 {
-    unsigned char skew[4];
+    unsigned char in[32 + 4]; /* the loaded trust's fingerprint, then the skew (little-endian) */
     unsigned int n = 32;
     uint32_t v = (uint32_t)trust->skew;
     if (!trust->fingerprint_ok || trust->revoked != NULL)
         return false; /* a revocation callback answers differently over time */
+    memcpy(in, trust->fingerprint, 32);
     for (int i = 0; i < 4; i++)
-        skew[i] = (unsigned char)(v >> (8 * i));
-    EVP_MD_CTX *d = EVP_MD_CTX_new();
-    bool ok = d != NULL && EVP_DigestInit_ex(d, EVP_sha256(), NULL) == 1 &&
-              EVP_DigestUpdate(d, trust->fingerprint, 32) == 1 && EVP_DigestUpdate(d, skew, 4) == 1 &&
-              EVP_DigestFinal_ex(d, out, &n) == 1;
-    EVP_MD_CTX_free(d);
-    return ok;
+        in[32 + i] = (unsigned char)(v >> (8 * i));
+    return EVP_Digest(in, sizeof(in), out, &n, EVP_sha256(), NULL) == 1;
 }
 
 void xverify_trust_set_skew(xverify_trust *trust, int seconds)
