@@ -42,8 +42,7 @@ certs = os.path.join(H.RUN, "certs")
 sim = H.PopdbSim()
 people = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date"][:4] < "2006"]
 env = dict(sim.env(), MOTCUA_LOG_LEVEL="warn", MOTCUA_RATE_LIMIT_RPS="0", MOTCUA_IDENTITY_POLL_MS="50",
-           MOTCUA_AUTH_CACHE_TTL_S="10", MOTCUA_SIGN_DIR=certs, MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"),
-           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+           MOTCUA_AUTH_CACHE_TTL_S="10", **H.signing_env(certs))
 s = H.Stack("soak", env=env)
 
 lock = threading.Lock()

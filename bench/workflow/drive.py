@@ -23,8 +23,7 @@ people = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date
 # the API-key cache at its deployed default (10 s; the tests turn it off to see revocations at once)
 env = dict(sim.env(), MOTCUA_LOG_LEVEL="warn", MOTCUA_RATE_LIMIT_RPS="0", MOTCUA_IDENTITY_POLL_MS="20",
            MOTCUA_AUTH_CACHE_TTL_S="10",
-           MOTCUA_DB_POOL_SIZE="16", MOTCUA_SIGN_DIR=certs, MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"),
-           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+           MOTCUA_DB_POOL_SIZE="16", **H.signing_env(certs))
 s = H.Stack("bench_workflow", env=env)
 JSON = {"Content-Type": "application/json"}
 

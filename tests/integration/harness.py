@@ -231,6 +231,12 @@ def dev_certs():
     return out
 
 
+def signing_env(certs):
+    """motcuad configuration that signs with and trusts the CA in certs (certs/mkdev-ca.sh output)."""
+    return {"MOTCUA_SIGN_DIR": certs, "MOTCUA_TRUST_CA_FILE": os.path.join(certs, "ca.crt"),
+            "MOTCUA_CRL_FILE": os.path.join(certs, "crl.pem")}
+
+
 def citizens():
     """Synthetic Da Nang citizens (fixed seed), generated once per run directory."""
     path = os.path.join(RUN, "popdb", "citizens.json")

@@ -31,8 +31,7 @@ import harness as H
 sim = H.PopdbSim()
 certs = H.dev_certs()
 people = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date"][:4] < "2006"]
-env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", MOTCUA_SIGN_DIR=certs,
-           MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"), MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", **H.signing_env(certs))
 s = H.Stack("access", env)
 JSON = {"Content-Type": "application/json"}
 

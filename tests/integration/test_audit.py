@@ -16,8 +16,7 @@ certs = tempfile.mkdtemp(prefix="motcua-audit-certs-")
 subprocess.run([os.path.join(H.SRC, "certs", "mkdev-ca.sh"), certs], check=True, capture_output=True)
 sim = H.PopdbSim()
 alive = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date"][:4] < "2006"]
-env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", MOTCUA_SIGN_DIR=certs,
-           MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"), MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", **H.signing_env(certs))
 TAG = b"motcua-audit-v1\0"
 TEXT = ["role", "ward", "action", "dossier_code", "before_state", "after_state", "request_id", "detail"]
 

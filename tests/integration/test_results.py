@@ -13,8 +13,7 @@ import harness as H
 
 certs = tempfile.mkdtemp(prefix="motcua-results-certs-")
 subprocess.run([os.path.join(H.SRC, "certs", "mkdev-ca.sh"), certs], check=True, capture_output=True)
-env = {"MOTCUA_SIGN_DIR": certs, "MOTCUA_TRUST_CA_FILE": os.path.join(certs, "ca.crt"),
-       "MOTCUA_CRL_FILE": os.path.join(certs, "crl.pem")}
+env = H.signing_env(certs)
 XML = {"Content-Type": "application/xml"}
 JSON = {"Content-Type": "application/json"}
 

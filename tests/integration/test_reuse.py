@@ -22,8 +22,7 @@ sim = H.PopdbSim()
 people = sim.data["citizens"]
 by_id = {p["personal_id"]: p for p in people}
 adults = [p for p in people if not p["deceased"] and "1950" < p["birth_date"][:4] < "2004"]
-env = dict(sim.env(), MOTCUA_SIGN_DIR=certs, MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"),
-           MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"), MOTCUA_MARK_KEY_FILE=os.path.join(certs, "mark.key"),
+env = dict(sim.env(), **H.signing_env(certs), MOTCUA_MARK_KEY_FILE=os.path.join(certs, "mark.key"),
            MOTCUA_IDENTITY_POLL_MS="50")
 s = H.Stack("reuse", env)
 CONSENT_STATUS, INVALID_STATUS = 403, 422

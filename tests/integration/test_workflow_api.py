@@ -22,8 +22,7 @@ subprocess.run([os.path.join(H.SRC, "certs", "mkdev-ca.sh"), certs], check=True,
 sim = H.PopdbSim()
 people = [p for p in sim.data["citizens"] if not p["deceased"] and p["birth_date"][:4] < "2006"]
 pick = iter(people)
-env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", MOTCUA_SIGN_DIR=certs,
-           MOTCUA_TRUST_CA_FILE=os.path.join(certs, "ca.crt"), MOTCUA_CRL_FILE=os.path.join(certs, "crl.pem"))
+env = dict(sim.env(), MOTCUA_IDENTITY_POLL_MS="50", **H.signing_env(certs))
 s = H.Stack("workflow", env=env)
 JSON = {"Content-Type": "application/json"}
 
