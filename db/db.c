@@ -271,11 +271,14 @@ mc_err db_exec(db_conn *c, const char *sql, const db_param *params, size_t n, ui
     return MC_OK;
 }
 
+static mc_err fetch_rows(db_conn *c, MYSQL_STMT *st, db_rows **acc);
+
 /* Column-wise array binding (MariaDB bulk execution): one round trip, no text encoding of the values.
  * Strings and blobs are bound as arrays of pointers, integers as contiguous arrays; a NULL is an
- * indicator. A column's type is its first non-NULL value's; the other rows must agree. */
-mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows,
-                    uint64_t *affected)
+ * indicator. A column's type is its first non-NULL value's; the other rows must agree. Rows (out != NULL,
+ * db_query_bulk) are read from every result set the statement gives. */
+static mc_err bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows, uint64_t *affected,
+                   db_rows **out)
 {
     typedef union {
         const void *p;
@@ -298,8 +301,15 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
         one_by_one = long_data(&params[k]); /* a large blob is streamed, which only single rows can do */
     if (one_by_one) { /* the same rows, one statement each */
         uint64_t sum = 0, one = 0;
-        for (size_t i = 0; i < nrows; i++, sum += one)
-            if ((rc = db_exec(c, sql, &params[i * ncols], ncols, &one, NULL))) return rc;
+        for (size_t i = 0; i < nrows; i++, sum += one) {
+            if (!out) rc = db_exec(c, sql, &params[i * ncols], ncols, &one, NULL);
+            else if (!(rc = bind_and_execute(c, sql, &params[i * ncols], ncols, &st))) {
+                one = mysql_stmt_affected_rows(st);
+                rc = fetch_rows(c, st, out);
+                mysql_stmt_free_result(st);
+            }
+            if (rc) return rc;
+        }
         if (affected) *affected = sum;
         return MC_OK;
     }
@@ -346,11 +356,34 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
     }
     if (affected) *affected = mysql_stmt_affected_rows(st);
     rc = MC_OK;
+    /* INSERT ... RETURNING: the server may answer the array with one result set or with several; all
+     * are read (after a failed fetch too), or the connection would be out of step */
+    for (int more = 0; out && more == 0;) {
+        if (!rc && mysql_stmt_field_count(st) > 0) rc = fetch_rows(c, st, out);
+        mysql_stmt_free_result(st);
+        if ((more = mysql_stmt_next_result(st)) > 0 && !rc) rc = map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+    }
 done:
     if (st) (void)mysql_stmt_attr_set(st, STMT_ATTR_ARRAY_SIZE, &none); /* the cached statement is single-row again */
     free(vals);
     free(lens);
     free(inds);
+    return rc;
+}
+
+mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows,
+                    uint64_t *affected)
+{
+    return bulk(c, sql, params, ncols, nrows, affected, NULL);
+}
+
+mc_err db_query_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows, db_rows **out)
+{
+    db_rows *r = NULL;
+    *out = NULL;
+    mc_err rc = bulk(c, sql, params, ncols, nrows, NULL, &r);
+    if (rc) db_rows_free(r);
+    else *out = r;
     return rc;
 }
 
@@ -451,27 +484,22 @@ fail:
     return rc;
 }
 
-mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, db_rows **out)
+/* Append the rows of st's current result set to *acc (made on the first call; every result set must
+ * have its column count). Every column is fetched as text into the connection's buffers. */
+static mc_err fetch_rows(db_conn *c, MYSQL_STMT *st, db_rows **acc)
 {
-    MYSQL_STMT *st = NULL;
-    db_rows *r = NULL;
     char (*small)[256] = c->small;
     MYSQL_BIND b[MAX_COLS];
     unsigned long lens[MAX_COLS];
     my_bool nulls[MAX_COLS], errs[MAX_COLS];
-    mc_err rc;
-    *out = NULL;
-    if ((rc = bind_and_execute(c, sql, params, n, &st))) return rc;
-    rc = MC_ERR_INTERNAL;
     /* the column count from the prepared statement: result metadata would copy every field's
      * description into a fresh MEM_ROOT on each query */
     unsigned ncols = mysql_stmt_field_count(st);
-    if (ncols == 0 || ncols > MAX_COLS) goto done;
-    if (!(r = calloc(1, sizeof(*r)))) {
-        rc = MC_ERR_NOMEM;
-        goto done;
+    if (ncols == 0 || ncols > MAX_COLS || (*acc && (*acc)->ncols != ncols)) return MC_ERR_INTERNAL;
+    if (!*acc) {
+        if (!(*acc = calloc(1, sizeof(**acc)))) return MC_ERR_NOMEM;
+        (*acc)->ncols = ncols;
     }
-    r->ncols = ncols;
     memset(b, 0, sizeof(b[0]) * ncols);
     for (unsigned j = 0; j < ncols; j++) {
         b[j].buffer_type = MYSQL_TYPE_STRING;
@@ -481,23 +509,27 @@ mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, d
         b[j].is_null = &nulls[j];
         b[j].error = &errs[j];
     }
-    if (mysql_stmt_bind_result(st, b)) {
-        rc = map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
-        goto done;
-    }
+    if (mysql_stmt_bind_result(st, b)) return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
     for (;;) {
         int f = mysql_stmt_fetch(st);
-        if (f == MYSQL_NO_DATA) break;
-        if (f == 1) {
-            rc = map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
-            goto done;
-        }
-        if ((rc = rows_push(r, st, b, lens, nulls, errs, small))) goto done;
+        if (f == MYSQL_NO_DATA) return MC_OK;
+        if (f == 1) return map_errno(c, mysql_stmt_errno(st), mysql_stmt_error(st));
+        mc_err rc = rows_push(*acc, st, b, lens, nulls, errs, small);
+        if (rc) return rc;
     }
-    rc = MC_OK;
-    *out = r;
-    r = NULL;
-done:
+}
+
+mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t n, db_rows **out)
+{
+    MYSQL_STMT *st = NULL;
+    db_rows *r = NULL;
+    *out = NULL;
+    mc_err rc = bind_and_execute(c, sql, params, n, &st);
+    if (rc) return rc;
+    if (!(rc = fetch_rows(c, st, &r))) {
+        *out = r;
+        r = NULL;
+    }
     mysql_stmt_free_result(st);
     db_rows_free(r);
     return rc;

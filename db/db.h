@@ -69,6 +69,9 @@ mc_err db_exec_bulk(db_conn *c, const char *sql, const db_param *params, size_t 
 /* Run a query; every column is fetched as text (NULL stays NULL), capped at 16 MiB per value. */
 typedef struct db_rows db_rows;
 mc_err db_query(db_conn *c, const char *sql, const db_param *params, size_t nparams, db_rows **out);
+/* db_exec_bulk for a statement that gives rows (INSERT ... RETURNING): the rows of every parameter row
+ * in one db_rows, in the server's order. */
+mc_err db_query_bulk(db_conn *c, const char *sql, const db_param *params, size_t ncols, size_t nrows, db_rows **out);
 size_t db_rows_count(const db_rows *r);
 /* Value of row i, column j, or NULL for SQL NULL; *len (may be NULL) gets its length. */
 const char *db_rows_get(const db_rows *r, size_t i, size_t j, size_t *len);

@@ -13,7 +13,7 @@ static const struct {
                             " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone,"
                             " contact_email, contact_address, summary, state, national_status, received_at, due_at,"
                             " body_sha256, body, receipt, declared_fields)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING code, id",
                             DOSSIERS_ROW_COLS},
     [DOSSIERS_T_COMPONENT] = {"INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref,"
                               " file_name, result_ref, reuse_source, reused, replaced_by_result, satisfied_at,"
@@ -34,33 +34,33 @@ static const struct {
 
 mc_err dossiers_insert(db_conn *c, dossiers_table t, const db_param *rows, size_t n)
 {
-    if ((size_t)t >= sizeof(inserts) / sizeof(inserts[0])) return MC_ERR_INTERNAL;
+    if ((size_t)t >= sizeof(inserts) / sizeof(inserts[0]) || t == DOSSIERS_T_DOSSIER) return MC_ERR_INTERNAL;
     return db_exec_bulk(c, inserts[t].sql, rows, inserts[t].cols, n, NULL);
 }
 
-mc_err dossiers_ids(db_conn *c, const char *const *codes, size_t n, uint64_t *ids)
+mc_err dossiers_insert_dossiers(db_conn *c, const db_param *rows, size_t n, uint64_t *ids)
 {
-    db_param p[DOSSIERS_IDS_MAX];
     db_rows *r = NULL;
-    if (n == 0) return MC_OK;
-    if (n > DOSSIERS_IDS_MAX) return MC_ERR_INTERNAL;
-    for (size_t i = 0; i < DOSSIERS_IDS_MAX; i++) /* IN (NULL) matches nothing */
-        p[i] = i < n ? db_str(codes[i]) : db_null();
-    mc_err rc = db_query(c,
-                         "SELECT code, id FROM dossier WHERE code IN (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                         " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-                         " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         p, DOSSIERS_IDS_MAX, &r);
+    mc_err rc = db_query_bulk(c, inserts[DOSSIERS_T_DOSSIER].sql, rows, DOSSIERS_ROW_COLS, n, &r);
     if (rc) return rc;
+    /* matched by code, not by position: nothing promises the rows come back in the order they went in */
     for (size_t i = 0; i < n; i++) ids[i] = 0;
-    for (size_t k = 0; k < db_rows_count(r); k++)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(db_rows_get(r, k, 0, NULL), codes[i]) == 0)
-                ids[i] = strtoull(db_rows_get(r, k, 1, NULL), NULL, 10);
-    db_rows_free(r);
+    for (size_t k = 0; k < db_rows_count(r); k++) {
+        size_t len = 0;
+        const char *code = db_rows_get(r, k, 0, &len), *id = db_rows_get(r, k, 1, NULL);
+        for (size_t i = 0; code && id && i < n; i++) {
+            const db_param *p = &rows[i * DOSSIERS_ROW_COLS]; /* column 0: the code */
+            if (ids[i] == 0 && p->len == len && memcmp(p->ptr, code, len) == 0) {
+                ids[i] = strtoull(id, NULL, 10);
+                break;
+            }
+        }
+    }
+    if (db_rows_count(r) != n) rc = MC_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++)
-        if (ids[i] == 0) return MC_ERR_INTERNAL;
-    return MC_OK;
+        if (ids[i] == 0) rc = MC_ERR_INTERNAL;
+    db_rows_free(r);
+    return rc;
 }
 
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],

@@ -9,7 +9,7 @@
 
 /* Intake's multi-row inserts go in by array binding (db_exec_bulk): one round trip per table whatever
  * the number of rows, values as bytes. dossiers_insert takes n rows of the table's _ROW_COLS values
- * (row-major); child rows carry their dossier's id (dossiers_ids, after the dossier rows went in).
+ * (row-major); child rows carry their dossier's id, which dossiers_insert_dossiers returns (RETURNING).
  * dossier: code, procedure_code, ward, agency_id, channel, source, client_id, applicant_pid,
  *   applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email, contact_address,
  *   summary, state, national_status, received_at, due_at, body_sha256 (32 bytes), body, receipt,
@@ -27,10 +27,11 @@ typedef enum { DOSSIERS_T_DOSSIER, DOSSIERS_T_COMPONENT, DOSSIERS_T_PERSON, DOSS
 #define PERSON_ROW_COLS 6
 #define HISTORY_ROW_COLS 7
 #define IDEM_ROW_COLS 4
+/* Child tables (not DOSSIERS_T_DOSSIER). */
 mc_err dossiers_insert(db_conn *c, dossiers_table t, const db_param *rows, size_t n);
-/* ids[i] = the id of the dossier coded codes[i], for n <= DOSSIERS_IDS_MAX codes (one query). */
-#define DOSSIERS_IDS_MAX 64
-mc_err dossiers_ids(db_conn *c, const char *const *codes, size_t n, uint64_t *ids);
+/* The n dossier rows in one round trip (INSERT ... RETURNING): ids[i] gets the id of row i, whose code
+ * (its first column) must be a db_str. */
+mc_err dossiers_insert_dossiers(db_conn *c, const db_param *rows, size_t n, uint64_t *ids);
 /* MC_ERR_NOT_FOUND when unknown. */
 mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
                           uint64_t *dossier_id);

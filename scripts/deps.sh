@@ -3,7 +3,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libevent-dev libmariadb-dev mariadb-server mariadb-client
       libxml2-dev libxmlsec1-dev xmlsec1 libcurl4-openssl-dev libjansson-dev libcmocka-dev libssl-dev
-      openssl python3 curl wrk)
+      libjemalloc-dev openssl python3 curl wrk)
 missing=()
 for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -eq 0 ]; then echo "deps: all packages present"; exit 0; fi

@@ -244,7 +244,7 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 
 /* ---- group commit ---- */
 
-#define BATCH_MAX DOSSIERS_IDS_MAX /* dossiers in one transaction (64) */
+#define BATCH_MAX 64 /* dossiers in one transaction */
 #define BATCH_BYTES (4u << 20) /* XML bytes in one transaction: its statements stay under max_allowed_packet */
 
 typedef struct pending {
@@ -358,17 +358,17 @@ static size_t person_rows(const pending *p, db_param *row)
     return x->doc.n_persons;
 }
 
-/* Every row of the batch, one array-bound INSERT per table; child rows carry their dossier's id, looked
- * up by code once the dossier rows are in. */
+/* Every row of the batch, one array-bound INSERT per table; child rows carry their dossier's id, which
+ * the dossier rows' INSERT returns. */
 static mc_err insert_rows(db_conn *c, pending **items, size_t n)
 {
     db_param rows[BATCH_MAX][DOSSIERS_ROW_COLS], hist[BATCH_MAX][HISTORY_ROW_COLS], keys[BATCH_MAX][IDEM_ROW_COLS];
     db_param (*comps)[COMPONENT_ROW_COLS] = NULL, (*persons)[PERSON_ROW_COLS] = NULL;
     char (*evidence)[REUSE_EVIDENCE_CAP] = NULL;
-    const char *codes[BATCH_MAX];
     uint64_t ids[BATCH_MAX];
     size_t nc = 0, np = 0, nk = 0;
     mc_err rc = MC_ERR_NOMEM;
+    if (n == 0 || n > BATCH_MAX) return MC_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
         nc += items[i]->x->plan.count;
         np += items[i]->x->doc.n_persons;
@@ -376,11 +376,8 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     if (!(comps = malloc((nc + 1) * sizeof(*comps))) || !(persons = malloc((np + 1) * sizeof(*persons))) ||
         !(evidence = malloc((nc + 1) * sizeof(*evidence))))
         goto done;
-    for (size_t i = 0; i < n; i++) {
-        dossier_row(items[i], rows[i]);
-        codes[i] = items[i]->x->code;
-    }
-    if ((rc = dossiers_insert(c, DOSSIERS_T_DOSSIER, rows[0], n)) || (rc = dossiers_ids(c, codes, n, ids))) goto done;
+    for (size_t i = 0; i < n; i++) dossier_row(items[i], rows[i]);
+    if ((rc = dossiers_insert_dossiers(c, rows[0], n, ids))) goto done;
     nc = np = 0;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
