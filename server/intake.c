@@ -268,6 +268,7 @@ typedef struct pending {
 static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pending *wait_head, *wait_tail;
 static bool leading;             /* a batch is being resolved and written (write_grouped) */
+static intake_stats stats;       /* under batch_mu */
 
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
  * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
@@ -519,15 +520,31 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
     return MC_OK;
 }
 
+static long long now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Phase 2: write the batch; a duplicate key (an Idempotency-Key twin) sends its members one by
  * one so only the twin sees the conflict. */
 static void write_phase(db_conn *c, pending **items, size_t n)
 {
+    long long t0 = now_us();
     mc_err rc = write_retrying(c, items, n);
     if (rc == MC_ERR_CONFLICT && n > 1)
         for (size_t i = 0; i < n; i++) items[i]->rc = write_retrying(c, &items[i], 1);
     else
         for (size_t i = 0; i < n; i++) items[i]->rc = rc;
+    long long took = now_us() - t0;
+    size_t stored = 0;
+    for (size_t i = 0; i < n; i++) stored += items[i]->rc == MC_OK;
+    pthread_mutex_lock(&batch_mu);
+    stats.batches++;
+    stats.dossiers += stored;
+    stats.write_us += (unsigned long long)took;
+    pthread_mutex_unlock(&batch_mu);
 }
 
 /* Leader: phase 1 (reuse look-up and receipts), then phase 2 (the transaction). */
@@ -589,6 +606,14 @@ static mc_err write_grouped(db_conn *c, pending *me)
     pthread_mutex_unlock(&batch_mu);
     pthread_cond_destroy(&me->cv);
     return me->rc;
+}
+
+intake_stats intake_stats_get(void)
+{
+    pthread_mutex_lock(&batch_mu);
+    intake_stats s = stats;
+    pthread_mutex_unlock(&batch_mu);
+    return s;
 }
 
 static pthread_key_t ctx_key;

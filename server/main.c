@@ -12,6 +12,7 @@
 #include "boot.h"
 #include "http.h"
 #include "identity.h"
+#include "intake.h"
 #include "log.h"
 #include "migrate.h"
 #include "results_api.h"
@@ -125,6 +126,11 @@ int main(int argc, char **argv)
             a.cfg.listen_addr, a.cfg.listen_port, migrate_known_version(), catalog_count(a.cat), a.cfg.db_pool_size);
     event_base_dispatch(a.base);
     log_msg(LOG_INFO, "motcuad stopped after %llu requests", (unsigned long long)a.served);
+    intake_stats is = intake_stats_get();
+    if (is.batches)
+        log_msg(LOG_INFO, "intake group commit: %llu dossiers in %llu batches (%.1f a batch), %.2f ms a batch's transaction",
+                is.dossiers, is.batches, (double)is.dossiers / (double)is.batches,
+                (double)is.write_us / 1000.0 / (double)is.batches);
     status = 0;
 out:
     identity_stop(a.identity);

@@ -34,11 +34,17 @@ hpid=$!
 # CPU used during the load (utime + stime, in clock ticks) by motcuad and by MariaDB, per dossier
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 mpid=$(cat "$MOTCUA_RUN/mariadb/mysqld.pid")
+# the whole machine's busy and idle ticks (/proc/stat: user nice system irq softirq steal / idle iowait):
+# idle while the load runs means the writes wait on each other, not on the CPU
+machine() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+read -r busy0 idle0 < <(machine)
 m0=$(ticks $pid); d0=$(ticks "$mpid")
 wrk_out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s bench/intake/post.lua "http://127.0.0.1:$port/v1/dossiers" | tail -1)
 m1=$(ticks $pid); d1=$(ticks "$mpid")
+read -r busy1 idle1 < <(machine)
 wait $hpid
 echo "$wrk_out"
+awk -v b=$((busy1 - busy0)) -v i=$((idle1 - idle0)) 'BEGIN { printf "machine_busy=%.0f%% idle=%.0f%%\n", 100 * b / (b + i), 100 * i / (b + i) }'
 awk -v m=$((m1 - m0)) -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" \
     -v n="$(sed -n 's/.*wrk_requests=\([0-9]*\).*/\1/p' <<<"$wrk_out")" \
     'BEGIN { printf "cpu_ms_per_dossier motcuad=%.3f mariadb=%.3f\n", m * 1000 / hz / n, d * 1000 / hz / n }'

@@ -131,6 +131,10 @@ try:
     H.check(re.search(r"req=\S+ method=POST route=/v1/dossiers status=201 ms=[\d.]+ client=\d+ dossier=\S+-\d{4}", log)
             is not None, "one log line per request with route, status, duration, dossier code")
     H.check(s.stop() == 0, "SIGTERM -> clean exit 0")
+    log = open(s.proc.logpath, "rb").read().decode("utf-8", "replace")
+    m = re.search(r"intake group commit: (\d+) dossiers in (\d+) batches \([\d.]+ a batch\), [\d.]+ ms a batch", log)
+    H.check(m is not None and m.group(1) == s.sql("SELECT COUNT(*) FROM dossier") and int(m.group(2)) >= 1,
+            "shutdown logs the group commit's figures, its dossier count the stored one (%s)" % (m and m.group(0)))
 finally:
     s.close()
 H.finish()
