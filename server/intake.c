@@ -13,6 +13,9 @@
 #include <libxml/tree.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,8 +255,8 @@ typedef struct pending {
     intake_ctx *x;
     db_conn *c;               /* the waiting worker's connection: it links its own reuse candidates */
     mc_err rc;
-    bool done;
-    pthread_cond_t cv;        /* its own: waking only the waiters concerned, not the whole herd */
+    atomic_bool done;         /* set under batch_mu; a woken member reads it without the lock */
+    sem_t wake;               /* its own, posted once per reason to wake: resolve, lead, done */
     struct pending *next;
     uint64_t id;              /* the dossier row's id, once inserted */
     /* phase 1 of a batch: the leader fetched the reuse candidates once; each member links its own */
@@ -473,6 +476,8 @@ static void prepare(pending *p)
     p->x->receipt_body = receipt_body(p->j->app, p->x);
 }
 
+static void sleep_on(pending *me);
+
 /* Phase 1 of a batch: one candidate query for every dossier of the batch, then the leader links every
  * member's candidates found in the verification cache or carrying a mark and builds their receipts
  * itself (waking a waiter costs more than that); only members with a candidate that needs a full
@@ -509,13 +514,12 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         items[i]->left = &left;
         items[i]->leader = items[0];
         items[i]->resolve = true;
-        pthread_cond_signal(&items[i]->cv);
+        sem_post(&items[i]->wake);
     }
+    bool wait = left > 0;
     pthread_mutex_unlock(&batch_mu);
     if (slow[0]) prepare(items[0]);
-    pthread_mutex_lock(&batch_mu);
-    while (left > 0) pthread_cond_wait(&items[0]->cv, &batch_mu);
-    pthread_mutex_unlock(&batch_mu);
+    if (wait) sleep_on(items[0]); /* the last member to finish posts it */
     db_rows_free(rows);
     return MC_OK;
 }
@@ -560,28 +564,38 @@ static void lead(db_conn *c, pending **items, size_t n)
     write_phase(c, items, n);
 }
 
+static void sleep_on(pending *me)
+{
+    while (sem_wait(&me->wake) != 0 && errno == EINTR) continue;
+}
+
 /* Queue me for writing and return once some leader (maybe this thread) wrote it. The head of the queue
  * leads when no batch is being written (one at a time: batches queue on the sequence row anyway, and
- * overlapping a batch's phase 1 with the previous one's phase 2 was measured to gain nothing); a
- * finishing leader wakes its batch one by one and then the new head, which leads the next batch. */
+ * overlapping a batch's phase 1 with the previous one's phase 2 was measured to gain nothing). A
+ * finishing leader marks its batch done under the lock, then, lock released, wakes the new head
+ * first (the next write is everyone's critical path) and its members, who return without taking the
+ * lock again: a member leaves only on its "done" post, the last thing anyone does to its pending. */
 static mc_err write_grouped(db_conn *c, pending *me)
 {
-    pthread_cond_init(&me->cv, NULL);
+    sem_init(&me->wake, 0, 0);
     pthread_mutex_lock(&batch_mu);
     if (wait_tail) wait_tail->next = me;
     else wait_head = me;
     wait_tail = me;
-    while (!me->done) {
+    for (;;) {
         if (me->resolve) { /* a leader shared the batch's reuse candidates: link ours, in parallel */
             me->resolve = false;
             pthread_mutex_unlock(&batch_mu);
             prepare(me);
             pthread_mutex_lock(&batch_mu);
-            if (--*me->left == 0) pthread_cond_signal(&me->leader->cv);
+            if (--*me->left == 0) sem_post(&me->leader->wake);
             continue;
         }
         if (leading || wait_head != me) {
-            pthread_cond_wait(&me->cv, &batch_mu);
+            pthread_mutex_unlock(&batch_mu);
+            sleep_on(me);
+            if (atomic_load(&me->done)) goto out;
+            pthread_mutex_lock(&batch_mu);
             continue;
         }
         pending *batch[BATCH_MAX];
@@ -597,14 +611,16 @@ static mc_err write_grouped(db_conn *c, pending *me)
         lead(c, batch, n);
         pthread_mutex_lock(&batch_mu);
         leading = false;
-        for (size_t i = 0; i < n; i++) {
-            batch[i]->done = true;
-            if (batch[i] != me) pthread_cond_signal(&batch[i]->cv);
-        }
-        if (wait_head) pthread_cond_signal(&wait_head->cv);
+        pending *head = wait_head;
+        for (size_t i = 0; i < n; i++) atomic_store(&batch[i]->done, true);
+        pthread_mutex_unlock(&batch_mu);
+        if (head) sem_post(&head->wake);
+        for (size_t i = 0; i < n; i++)
+            if (batch[i] != me) sem_post(&batch[i]->wake);
+        goto out;
     }
-    pthread_mutex_unlock(&batch_mu);
-    pthread_cond_destroy(&me->cv);
+out:
+    sem_destroy(&me->wake);
     return me->rc;
 }
 
