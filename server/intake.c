@@ -1,16 +1,17 @@
 /* intake.c - dossier intake. Everything that can refuse a dossier runs first, on the request's worker,
- * so a refusal changes nothing. Accepted dossiers are then written by group commit: the first worker
- * to arrive becomes the leader of every dossier waiting at that moment (up to BATCH_MAX). Phase 1:
- * one reuse candidate query for the batch, while each member links its own candidates and builds its
- * receipt on its own thread. Phase 2, one transaction: one sequence bump per agency and day (first: it
- * orders concurrent batches), the codes spliced into the receipts, one array-bound INSERT per table
- * (dossiers, idempotency keys, components, named persons, first history rows), the audit rows, COMMIT
- * - while the others wait for the outcome. A batch costs the same dozen round trips whatever its
- * size. A batch that fails on a duplicate key (an Idempotency-Key twin) is rolled back and its
- * dossiers are written one by one. */
+ * so a refusal changes nothing. Accepted dossiers are then written by group commit: one writer thread
+ * with its own connection takes every dossier waiting at that moment (up to BATCH_MAX) as a batch.
+ * Phase 1: one reuse candidate query for the batch; members whose candidates need a full verification
+ * link them on their own threads and connections, in parallel. Phase 2, one transaction: one sequence
+ * bump per agency and day (first: it orders concurrent batches of other processes), the codes spliced
+ * into the receipts, one array-bound INSERT per table (dossiers, idempotency keys, components, named
+ * persons, first history rows), the audit rows, COMMIT - while the members wait for the outcome. A
+ * batch costs the same dozen round trips whatever its size. A batch that fails on a duplicate key (an
+ * Idempotency-Key twin) is rolled back and its dossiers are written one by one. */
 #include "intake.h"
 
 #include <libxml/tree.h>
+#include <mysql.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -264,14 +265,21 @@ typedef struct pending {
     reuse_request req;
     db_rows *rows;
     const char *today;
-    size_t *left;             /* members still linking (the leader's counter) */
-    struct pending *leader;
 } pending;
 
 static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pending *wait_head, *wait_tail;
-static bool leading;             /* a batch is being resolved and written (write_grouped) */
 static intake_stats stats;       /* under batch_mu */
+/* The writer (intake_start): sleeps on wake when the queue is empty; resolving counts the members
+ * still linking their candidates in phase 1, the last of them posts resolved. Under batch_mu. */
+static struct {
+    bool running, stopping, sleeping;
+    pthread_t thread;
+    sem_t wake, resolved;
+    size_t resolving;
+    db_dsn dsn;
+    int timeout_s;
+} writer;
 
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
  * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
@@ -476,13 +484,16 @@ static void prepare(pending *p)
     p->x->receipt_body = receipt_body(p->j->app, p->x);
 }
 
-static void sleep_on(pending *me);
+static void sleep_on(sem_t *s)
+{
+    while (sem_wait(s) != 0 && errno == EINTR) continue;
+}
 
-/* Phase 1 of a batch: one candidate query for every dossier of the batch, then the leader links every
+/* Phase 1 of a batch: one candidate query for every dossier of the batch, then the writer links every
  * member's candidates found in the verification cache or carrying a mark and builds their receipts
  * itself (waking a waiter costs more than that); only members with a candidate that needs a full
- * verification are woken to finish on their own thread and connection, in parallel. The leader waits
- * for them. Caller holds no lock; items[0] is the leader. */
+ * verification are woken to finish on their own thread and connection, in parallel. The writer waits
+ * for them. Caller holds no lock. */
 static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
 {
     app *a = items[0]->j->app;
@@ -502,24 +513,23 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         items[i]->rows = rows;
         items[i]->today = today;
         slow[i] = !reuse_link_quick(a->results, &items[i]->req, rows, today);
-        if (slow[i]) left += i > 0;
+        if (slow[i]) left++;
         else if (!items[i]->x->receipt_body || reuse_linked_any(&items[i]->x->reuse)) {
             free(items[i]->x->receipt_body); /* built for "nothing to reuse" (intake_post): not so */
             items[i]->x->receipt_body = receipt_body(a, items[i]->x);
         }
     }
-    pthread_mutex_lock(&batch_mu);
-    for (size_t i = 1; i < n; i++) {
-        if (!slow[i]) continue;
-        items[i]->left = &left;
-        items[i]->leader = items[0];
-        items[i]->resolve = true;
-        sem_post(&items[i]->wake);
+    if (left > 0) {
+        pthread_mutex_lock(&batch_mu);
+        writer.resolving = left;
+        for (size_t i = 0; i < n; i++) {
+            if (!slow[i]) continue;
+            items[i]->resolve = true;
+            sem_post(&items[i]->wake);
+        }
+        pthread_mutex_unlock(&batch_mu);
+        sleep_on(&writer.resolved); /* the last member to finish posts it */
     }
-    bool wait = left > 0;
-    pthread_mutex_unlock(&batch_mu);
-    if (slow[0]) prepare(items[0]);
-    if (wait) sleep_on(items[0]); /* the last member to finish posts it */
     db_rows_free(rows);
     return MC_OK;
 }
@@ -564,40 +574,61 @@ static void lead(db_conn *c, pending **items, size_t n)
     write_phase(c, items, n);
 }
 
-static void sleep_on(pending *me)
-{
-    while (sem_wait(&me->wake) != 0 && errno == EINTR) continue;
-}
-
-/* Queue me for writing and return once some leader (maybe this thread) wrote it. The head of the queue
- * leads when no batch is being written (one at a time: batches queue on the sequence row anyway, and
- * overlapping a batch's phase 1 with the previous one's phase 2 was measured to gain nothing). A
- * finishing leader marks its batch done under the lock, then, lock released, wakes the new head
- * first (the next write is everyone's critical path) and its members, who return without taking the
- * lock again: a member leaves only on its "done" post, the last thing anyone does to its pending. */
-static mc_err write_grouped(db_conn *c, pending *me)
+/* Queue me for the writer and return once it wrote me. A member sleeps on its own semaphore: the
+ * writer posts it to link its reuse candidates (phase 1) and once its batch is done, after marking
+ * the batch done under the lock and releasing it; the "done" post is the last thing anyone does to a
+ * pending, and the woken member returns without taking the lock again. */
+static mc_err write_grouped(pending *me)
 {
     sem_init(&me->wake, 0, 0);
     pthread_mutex_lock(&batch_mu);
+    if (!writer.running || writer.stopping) {
+        pthread_mutex_unlock(&batch_mu);
+        sem_destroy(&me->wake);
+        return MC_ERR_INTERNAL; /* intake_start was not called, or intake_stop was */
+    }
     if (wait_tail) wait_tail->next = me;
     else wait_head = me;
     wait_tail = me;
+    if (writer.sleeping) {
+        writer.sleeping = false;
+        sem_post(&writer.wake);
+    }
     for (;;) {
-        if (me->resolve) { /* a leader shared the batch's reuse candidates: link ours, in parallel */
+        if (me->resolve) { /* the writer shared the batch's reuse candidates: link ours, in parallel */
             me->resolve = false;
             pthread_mutex_unlock(&batch_mu);
             prepare(me);
             pthread_mutex_lock(&batch_mu);
-            if (--*me->left == 0) sem_post(&me->leader->wake);
+            if (--writer.resolving == 0) sem_post(&writer.resolved);
             continue;
         }
-        if (leading || wait_head != me) {
+        pthread_mutex_unlock(&batch_mu);
+        sleep_on(&me->wake);
+        if (atomic_load(&me->done)) break;
+        pthread_mutex_lock(&batch_mu);
+    }
+    sem_destroy(&me->wake);
+    return me->rc;
+}
+
+/* The writer thread: a batch of everyone waiting, written, then the next, without sleeping while
+ * dossiers wait. It runs at the nice value of the thread that started it (the main thread's), above
+ * the database workers, which hold the parse and XSD work: its dozen round trips a batch are
+ * everyone's wait. */
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    db_conn *c = NULL;
+    pthread_mutex_lock(&batch_mu);
+    for (;;) {
+        while (!wait_head && !writer.stopping) {
+            writer.sleeping = true;
             pthread_mutex_unlock(&batch_mu);
-            sleep_on(me);
-            if (atomic_load(&me->done)) goto out;
+            sleep_on(&writer.wake);
             pthread_mutex_lock(&batch_mu);
-            continue;
         }
+        if (!wait_head) break; /* stopping, and nobody waits */
         pending *batch[BATCH_MAX];
         size_t n = 0, bytes = 0;
         while (wait_head && n < BATCH_MAX && (n == 0 || bytes + wait_head->j->body_len <= BATCH_BYTES)) {
@@ -606,22 +637,70 @@ static mc_err write_grouped(db_conn *c, pending *me)
             wait_head = wait_head->next;
         }
         if (!wait_head) wait_tail = NULL;
-        leading = true;
         pthread_mutex_unlock(&batch_mu);
-        lead(c, batch, n);
+        if (c && db_conn_broken(c)) {
+            db_conn_close(c);
+            c = NULL;
+        }
+        if (!c) {
+            char why[256];
+            if (db_conn_open(&writer.dsn, writer.timeout_s, &c, why, sizeof(why)))
+                log_msg(LOG_WARN, "intake writer: cannot connect: %s", why);
+        }
+        if (c) lead(c, batch, n);
+        else
+            for (size_t i = 0; i < n; i++) batch[i]->rc = MC_ERR_DB_UNAVAILABLE;
         pthread_mutex_lock(&batch_mu);
-        leading = false;
-        pending *head = wait_head;
         for (size_t i = 0; i < n; i++) atomic_store(&batch[i]->done, true);
         pthread_mutex_unlock(&batch_mu);
-        if (head) sem_post(&head->wake);
-        for (size_t i = 0; i < n; i++)
-            if (batch[i] != me) sem_post(&batch[i]->wake);
-        goto out;
+        for (size_t i = 0; i < n; i++) sem_post(&batch[i]->wake);
+        pthread_mutex_lock(&batch_mu);
     }
-out:
-    sem_destroy(&me->wake);
-    return me->rc;
+    pthread_mutex_unlock(&batch_mu);
+    db_conn_close(c);
+    mysql_thread_end();
+    return NULL;
+}
+
+mc_err intake_start(const db_dsn *dsn, int timeout_s)
+{
+    pthread_mutex_lock(&batch_mu);
+    bool already = writer.running;
+    pthread_mutex_unlock(&batch_mu);
+    if (already) return MC_OK;
+    writer.dsn = *dsn;
+    writer.timeout_s = timeout_s;
+    writer.stopping = writer.sleeping = false;
+    sem_init(&writer.wake, 0, 0);
+    sem_init(&writer.resolved, 0, 0);
+    if (pthread_create(&writer.thread, NULL, writer_main, NULL) != 0) {
+        sem_destroy(&writer.wake);
+        sem_destroy(&writer.resolved);
+        return MC_ERR_INTERNAL;
+    }
+    pthread_mutex_lock(&batch_mu);
+    writer.running = true;
+    pthread_mutex_unlock(&batch_mu);
+    return MC_OK;
+}
+
+void intake_stop(void)
+{
+    pthread_mutex_lock(&batch_mu);
+    bool running = writer.running;
+    writer.stopping = true;
+    if (writer.sleeping) {
+        writer.sleeping = false;
+        sem_post(&writer.wake);
+    }
+    pthread_mutex_unlock(&batch_mu);
+    if (!running) return;
+    pthread_join(writer.thread, NULL); /* it writes whatever still waits first */
+    sem_destroy(&writer.wake);
+    sem_destroy(&writer.resolved);
+    pthread_mutex_lock(&batch_mu);
+    writer.running = false;
+    pthread_mutex_unlock(&batch_mu);
 }
 
 intake_stats intake_stats_get(void)
@@ -681,7 +760,7 @@ void intake_post(http_job *j, db_conn *c)
     x->receipt_body = receipt_body(j->app, x);
     x->plan = plan;
     pending me = {.j = j, .x = x, .c = c};
-    rc = write_grouped(c, &me);
+    rc = write_grouped(&me);
     if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* the key was taken (a twin, or a retry): replay */
         rc = replay(j, c, x);
         if (rc) reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);

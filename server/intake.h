@@ -6,6 +6,13 @@
 
 void intake_post(http_job *j, db_conn *c);
 
+/* Start the group commit's writer thread with its own connection (dsn is copied). Call it from the
+ * main thread: the writer keeps that thread's nice value, above the database workers'. Without it
+ * every intake answers 500. */
+mc_err intake_start(const db_dsn *dsn, int timeout_s);
+/* Let the writer write whatever still waits, then join it. */
+void intake_stop(void);
+
 /* The group commit's figures since start: batches written, the dossiers they stored, and the time
  * their transactions took (microseconds, each batch from its first statement to COMMIT's return,
  * retries included). */

@@ -110,6 +110,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "motcuad: cannot start the database workers\n");
         goto out;
     }
+    if (intake_start(&dsn, a.cfg.db_connect_timeout_s)) {
+        fprintf(stderr, "motcuad: cannot start the intake writer\n");
+        goto out;
+    }
     if (http_start(&a, why, sizeof(why))) {
         fprintf(stderr, "motcuad: %s\n", why);
         goto out;
@@ -136,6 +140,7 @@ out:
     identity_stop(a.identity);
     /* workers first: completions still pending are answered while their requests are alive */
     db_pool_free(a.pool); /* joins workers after the queue drains, closes their connections */
+    intake_stop();        /* after the workers: nobody waits on it any more */
     results_api_svc_free(a.results); /* after the workers: they hold its per-thread signers */
     identity_free(a.identity);
     http_free(&a);
