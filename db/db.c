@@ -32,6 +32,7 @@ struct db_conn {
     MYSQL *my;
     bool broken;
     bool bulk;      /* array binding usable: the server has bulk operations and the DSN did not turn them off */
+    bool implicit;  /* autocommit off: a transaction starts with the first statement (db_conn_implicit) */
     char err[256];
     stmt_slot cache[STMT_CACHE_CAP];
     size_t ncache;
@@ -542,8 +543,20 @@ static mc_err simple(db_conn *c, my_bool ok)
 }
 
 /* autocommit stays on: START TRANSACTION opens an explicit transaction and COMMIT/ROLLBACK ends it,
- * one round trip each (toggling autocommit would cost a second one per transaction). */
-mc_err db_begin(db_conn *c) { return simple(c, mysql_real_query(c->my, "START TRANSACTION", 17) == 0); }
+ * one round trip each (toggling autocommit would cost a second one per transaction). On a connection
+ * made implicit the server opens the transaction with the next statement: no round trip. */
+mc_err db_begin(db_conn *c)
+{
+    if (c->implicit) return c->broken ? MC_ERR_DB_UNAVAILABLE : MC_OK;
+    return simple(c, mysql_real_query(c->my, "START TRANSACTION", 17) == 0);
+}
+
+mc_err db_conn_implicit(db_conn *c)
+{
+    mc_err rc = simple(c, mysql_autocommit(c->my, 0) == 0);
+    if (!rc) c->implicit = true;
+    return rc;
+}
 
 mc_err db_commit(db_conn *c) { return simple(c, mysql_commit(c->my) == 0); }
 

@@ -81,6 +81,10 @@ mc_err db_rows_set(db_rows *r, size_t i, size_t j, const char *val);
 void db_rows_free(db_rows *r);
 
 mc_err db_begin(db_conn *c);
+/* Turn autocommit off for good on c, a connection that only runs transactions: every statement is in
+ * one, which the next statement after COMMIT/ROLLBACK opens, and db_begin costs no round trip. Every
+ * read must then be followed by db_commit or db_rollback, or the next transaction reuses its view. */
+mc_err db_conn_implicit(db_conn *c);
 mc_err db_commit(db_conn *c);
 void db_rollback(db_conn *c);
 /* Run a multi-statement SQL script (migrations only). */

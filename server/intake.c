@@ -568,6 +568,7 @@ static void lead(db_conn *c, pending **items, size_t n)
     mc_err rc = resolve_batch(c, items, n);
     if (rc) {
         log_msg(LOG_WARN, "reuse look-up for a batch of %zu failed: %s (%s)", n, mc_err_name(rc), db_conn_error(c));
+        db_rollback(c); /* the look-up's transaction (db_conn_implicit): the next batch gets a fresh view */
         for (size_t i = 0; i < n; i++) items[i]->rc = rc;
         return;
     }
@@ -646,6 +647,11 @@ static void *writer_main(void *arg)
             char why[256];
             if (db_conn_open(&writer.dsn, writer.timeout_s, &c, why, sizeof(why)))
                 log_msg(LOG_WARN, "intake writer: cannot connect: %s", why);
+            else if (db_conn_implicit(c)) { /* it only runs batches: no START TRANSACTION round trip */
+                log_msg(LOG_WARN, "intake writer: cannot turn autocommit off: %s", db_conn_error(c));
+                db_conn_close(c);
+                c = NULL;
+            }
         }
         if (c) lead(c, batch, n);
         else

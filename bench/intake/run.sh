@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/intake/run.sh - POST /v1/dossiers at 64 connections with wrk, and in the same run the raw
-# ceiling: same-size durable single-row inserts into the same MariaDB at the same concurrency.
+# ceiling: same-size durable single-row inserts into the same MariaDB at the same concurrency, measured
+# before and after the intake load (each phase starts once MariaDB has flushed the previous one's dirty
+# pages), the ratio taken against the higher of the two.
 # Not part of ctest. usage: bench/intake/run.sh [seconds] [connections]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,14 +28,37 @@ trap 'kill $pid 2>/dev/null || true' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 bytes=$(stat -c %s "$DOSSIER")
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -r)"
+# CPU used during a phase (utime + stime, in clock ticks) by motcuad and by MariaDB
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+mpid=$(cat "$MOTCUA_RUN/mariadb/mysqld.pid")
+# wait (at most 60 s) until MariaDB has written back the previous phase's dirty pages, so that no phase
+# pays for another's writes
+settle() {
+    for _ in $(seq 60); do
+        [ "$(db/mariadb.sh sql -N -B -e "SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_pages_dirty'" | awk '{print $2}')" -lt 200 ] && return
+        sleep 1
+    done
+}
+raw_ceiling() { # $1: label; sets raw
+    settle
+    echo "== raw ceiling ($1): $conns connections, single-row durable inserts of $((bytes + 600)) bytes"
+    local d0 d1 out
+    d0=$(ticks "$mpid")
+    out=$("$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)))
+    d1=$(ticks "$mpid")
+    echo "$out"
+    raw=$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$out")
+    awk -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" -v r="$raw" -v s="$secs" \
+        'BEGIN { printf "cpu_ms_per_raw_insert mariadb=%.3f\n", d * 1000 / hz / (r * s) }'
+}
+raw_ceiling before
+raw_before=$raw
+settle
 echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-64})"
 # /healthz is sampled 100 times a second on one more connection during the load: answered by the loop thread, it shows
 # whether database work ever stalls the loop.
 python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &
 hpid=$!
-# CPU used during the load (utime + stime, in clock ticks) by motcuad and by MariaDB, per dossier
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-mpid=$(cat "$MOTCUA_RUN/mariadb/mysqld.pid")
 # the whole machine's busy and idle ticks (/proc/stat: user nice system irq softirq steal / idle iowait):
 # idle while the load runs means the writes wait on each other, not on the CPU
 machine() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
@@ -49,16 +74,10 @@ awk -v m=$((m1 - m0)) -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" \
     -v n="$(sed -n 's/.*wrk_requests=\([0-9]*\).*/\1/p' <<<"$wrk_out")" \
     'BEGIN { printf "cpu_ms_per_dossier motcuad=%.3f mariadb=%.3f\n", m * 1000 / hz / n, d * 1000 / hz / n }'
 cat "$MOTCUA_RUN/health.out"
-echo "== raw ceiling: $conns connections, single-row durable inserts of $((bytes + 600)) bytes"
-d0=$(ticks "$mpid")
-raw_out=$("$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)))
-d1=$(ticks "$mpid")
-echo "$raw_out"
-awk -v d=$((d1 - d0)) -v hz="$(getconf CLK_TCK)" -v r="$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$raw_out")" \
-    -v s="$secs" 'BEGIN { printf "cpu_ms_per_raw_insert mariadb=%.3f\n", d * 1000 / hz / (r * s) }'
+raw_ceiling after
+[ "$raw_before" -gt "$raw" ] && raw=$raw_before
 echo "== for reference, the same with one shared counter row bumped per transaction (what a gapless sequence costs)"
 "$build/bench/intake/bench-raw-insert" "$MOTCUA_DB_DSN" "$conns" "$secs" $((bytes + 600)) hot
 rps=$(sed -n 's/.*wrk_rps=\([0-9]*\).*/\1/p' <<<"$wrk_out")
-raw=$(sed -n 's/.*raw_commits_per_s=\([0-9]*\).*/\1/p' <<<"$raw_out")
-awk -v a="$rps" -v b="$raw" 'BEGIN { printf "== ratio intake/raw = %.2f (target >= 0.50)\n", a / b }'
+awk -v a="$rps" -v b="$raw" 'BEGIN { printf "== ratio intake/raw = %.2f against the higher ceiling, %d/s (target >= 0.50)\n", a / b, b }'
 echo "== stored dossiers: $(db/mariadb.sh sql -N -B motcua_test_bench -e 'SELECT COUNT(*) FROM dossier')"
