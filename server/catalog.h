@@ -69,6 +69,8 @@ typedef struct catalog_component {
     bool required;
     catalog_satisfy satisfy;
     char result_type[CATALOG_TYPE_CAP]; /* RESULT only, else "" */
+    /* its receipt members, rendered once: "code":…,"name":…,"nameEn":…,"required":…[,"resultType":…] */
+    char *json_members;
 } catalog_component;
 
 /* Which catalog.json facts are not confirmed in a primary source (docs/catalog.md). */
@@ -96,6 +98,7 @@ typedef struct catalog_proc {
     catalog_component components[CATALOG_MAX_COMPONENTS];
     size_t n_components;
     struct _xmlSchema *schema;      /* compiled XSD; owned by the catalog, do not touch */
+    char *json;                     /* {"code":…,"name":…,"nameEn":…}, rendered once for receipts */
 } catalog_proc;
 
 typedef struct catalog_unit {
@@ -103,6 +106,7 @@ typedef struct catalog_unit {
     char name[CATALOG_TEXT_CAP];
     char agency_id[CATALOG_CODE_CAP * 2]; /* QCVN 102-shaped, e.g. "H17.48.01" (configuration) */
     char effective_from[CATALOG_DATE_CAP]; /* "YYYY-MM-DD" */
+    char *json;                     /* {"code":…,"name":…,"agencyId":…}, rendered once for receipts */
 } catalog_unit;
 
 typedef struct catalog catalog;

@@ -80,29 +80,28 @@ static bool content_type_ok(const char *ct)
     return (n == 15 && strncasecmp(ct, "application/xml", 15) == 0) || (n == 8 && strncasecmp(ct, "text/xml", 8) == 0);
 }
 
-/* Per component: population / result (id, type, issuer, issued at) / upload / missing (reuse.h). */
-static json_t *plan_json(const app *a, const intake_ctx *x)
+/* o's members - its compact JSON without the braces - to f (o stolen); false when out of memory. */
+static bool put_members(FILE *f, json_t *o)
 {
-    json_t *arr = json_array();
-    for (size_t i = 0; i < x->plan.count; i++)
-        json_array_append_new(arr, reuse_item_json(a, &x->plan.items[i], &x->reuse.links[i]));
-    return arr;
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    size_t n = s ? strlen(s) : 0;
+    if (n > 2) fwrite(s + 1, 1, n - 2, f);
+    free(s);
+    json_decref(o);
+    return s != NULL;
 }
 
 /* The receipt without its code, "{...}": built on the dossier's own thread before the transaction,
- * so the batch's leader only splices the code in (receipt_with_code) while it holds the sequence. */
+ * so the batch's writer only splices the code in (receipt_with_code). The catalog's parts (procedure,
+ * receiving unit, each component's names) were rendered once at start (catalog.h); the parts that
+ * depend on the dossier are rendered here, every value by jansson, and the members joined. */
 static char *receipt_body(const app *a, const intake_ctx *x)
 {
-    char t[40], masked[16];
-    json_t *o = json_object(), *proc = json_object(), *unit = json_object(), *ap = json_object(), *ct = json_object();
-    json_object_set_new(proc, "code", json_string(x->proc->code));
-    json_object_set_new(proc, "name", json_string(x->proc->name_vi));
-    json_object_set_new(proc, "nameEn", json_string(x->proc->name_en));
-    json_object_set_new(o, "procedure", proc);
-    json_object_set_new(unit, "code", json_string(x->unit->code));
-    json_object_set_new(unit, "name", json_string(x->unit->name));
-    json_object_set_new(unit, "agencyId", json_string(x->unit->agency_id));
-    json_object_set_new(o, "receivingUnit", unit);
+    char t[40], masked[16], *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f) return NULL;
+    json_t *o = json_object(), *ap = json_object(), *ct = json_object();
     json_object_set_new(ap, "personalId", json_string(pid_mask(x->doc.applicant.pid, masked, sizeof(masked))));
     json_object_set_new(ap, "fullName", json_string(x->doc.applicant.full_name));
     if (x->doc.phone[0]) json_object_set_new(ct, "phone", json_string(x->doc.phone));
@@ -121,12 +120,23 @@ static char *receipt_body(const app *a, const intake_ctx *x)
         json_object_set_new(o, "dueAt", json_null());
         json_object_set_new(o, "note", json_string("Không có thời hạn trả kết quả cố định / no fixed return date"));
     }
-    json_object_set_new(o, "components", plan_json(a, x));
     json_object_set_new(o, "state", json_string(STATE_SUBMITTED));
     json_object_set_new(o, "nationalStatus", json_integer(NATIONAL_NEW));
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    fprintf(f, "{\"procedure\":%s,\"receivingUnit\":%s,", x->proc->json, x->unit->json);
+    bool ok = put_members(f, o);
+    fputs(",\"components\":[", f);
+    for (size_t i = 0; i < x->plan.count; i++) { /* population / result / upload / missing (reuse.h) */
+        fprintf(f, "%s{%s,", i ? "," : "", x->plan.items[i].component->json_members);
+        ok = put_members(f, reuse_item_state_json(a, &x->plan.items[i], &x->reuse.links[i])) && ok;
+        fputc('}', f);
+    }
+    fputs("]}", f);
+    ok = !ferror(f) && ok;
+    if (fclose(f) != 0 || !ok) {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 /* {"dossierCode":code, <body's members>, "href":"/v1/dossiers/code"}: the same document a single

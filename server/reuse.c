@@ -490,17 +490,25 @@ static json_t *result_json(const app *a, const char *id, const char *type, const
 
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l)
 {
-    json_t *o = json_object();
+    json_t *o = json_object(), *state = reuse_item_state_json(a, it, l);
     json_object_set_new(o, "code", json_string(it->component->code));
     json_object_set_new(o, "name", json_string(it->component->name_vi));
     json_object_set_new(o, "nameEn", json_string(it->component->name_en));
     json_object_set_new(o, "required", json_boolean(it->component->required));
+    if (it->component->satisfy == CATALOG_SATISFY_RESULT)
+        json_object_set_new(o, "resultType", json_string(it->component->result_type));
+    json_object_update(o, state);
+    json_decref(state);
+    return o;
+}
+
+json_t *reuse_item_state_json(const app *a, const catalog_plan_item *it, const reuse_link *l)
+{
+    json_t *o = json_object();
     json_object_set_new(o, "satisfiedBy", json_string(catalog_how_name(it->how)));
     json_object_set_new(o, "reused", json_boolean(it->how == CATALOG_HOW_POPULATION || l->linked));
     if (l->declined) json_object_set_new(o, "declined", json_true());
     if (it->how == CATALOG_HOW_UPLOAD && it->ref[0]) json_object_set_new(o, "fileRef", json_string(it->ref));
-    if (it->component->satisfy == CATALOG_SATISFY_RESULT)
-        json_object_set_new(o, "resultType", json_string(it->component->result_type));
     if (l->linked) {
         json_t *r = result_json(a, l->result_id, l->result_type, l->issuer_ward, l->issuer_agency, l->issued_at);
         json_object_set_new(r, "holder", json_string(l->holder_role));
