@@ -270,7 +270,7 @@ typedef struct pending {
     sem_t wake;               /* its own, posted once per reason to wake: resolve, lead, done */
     struct pending *next;
     uint64_t id;              /* the dossier row's id, once inserted */
-    /* phase 1 of a batch: the leader fetched the reuse candidates once; each member links its own */
+    /* phase 1 of a batch: the writer fetched the reuse candidates once; each member links its own */
     bool resolve;
     reuse_request req;
     db_rows *rows;
@@ -571,7 +571,7 @@ static void write_phase(db_conn *c, pending **items, size_t n)
     pthread_mutex_unlock(&batch_mu);
 }
 
-/* Leader: phase 1 (reuse look-up and receipts), then phase 2 (the transaction). */
+/* The writer's work on a batch: phase 1 (reuse look-up and receipts), then phase 2 (the transaction). */
 static void lead(db_conn *c, pending **items, size_t n)
 {
     /* once-only, before anything is written: link valid results of the right holders */
@@ -768,7 +768,7 @@ void intake_post(http_job *j, db_conn *c)
     x->due = calendar_due(j->app->cal, rule, x->received, &x->has_due);
 
     /* Most citizens hold no stored result of the kind a dossier could reuse: build the receipt for that
-     * outcome now, on this thread, while the batch before is being written; the batch's leader keeps it
+     * outcome now, on this thread, while the batch before is being written; the batch's writer keeps it
      * when the look-up agrees (nothing linked, nothing refused) and builds the right one when not. */
     catalog_plan_list plan = x->plan;
     reuse_request none = {x->proc, &x->doc, NULL, 0, j->request_id, &x->plan, &x->reuse};
