@@ -656,6 +656,20 @@ static char *render(json_t *o, bool members_only)
     return s;
 }
 
+json_t *catalog_proc_json(const catalog_proc *p)
+{
+    return json_pack("{s:s, s:s, s:s}", "code", p->code, "name", p->name_vi, "nameEn", p->name_en);
+}
+
+json_t *catalog_component_json(const catalog_component *c)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "code", c->code, "name", c->name_vi, "nameEn", c->name_en,
+                          "required", c->required);
+    if (o && c->satisfy == CATALOG_SATISFY_RESULT)
+        json_object_set_new(o, "resultType", json_string(c->result_type));
+    return o;
+}
+
 /* The receipts' catalog-constant parts, rendered once here by jansson instead of once per dossier
  * (they were a sixth of an intake's instructions); intake joins them with the per-dossier parts. */
 static mc_err render_receipt_parts(catalog *cat)
@@ -668,18 +682,11 @@ static mc_err render_receipt_parts(catalog *cat)
     }
     for (size_t i = 0; i < cat->n_procs; i++) {
         catalog_proc *p = &cat->procs[i];
-        if (!(p->json = render(json_pack("{s:s, s:s, s:s}", "code", p->code, "name", p->name_vi, "nameEn",
-                                         p->name_en), false)))
+        if (!(p->json = render(catalog_proc_json(p), false)))
             return MC_ERR_NOMEM;
-        for (size_t k = 0; k < p->n_components; k++) {
-            catalog_component *c = &p->components[k];
-            json_t *o = json_pack("{s:s, s:s, s:s, s:b}", "code", c->code, "name", c->name_vi, "nameEn", c->name_en,
-                                  "required", c->required);
-            if (o && c->satisfy == CATALOG_SATISFY_RESULT)
-                json_object_set_new(o, "resultType", json_string(c->result_type));
-            if (!(c->json_members = render(o, true)))
+        for (size_t k = 0; k < p->n_components; k++)
+            if (!(p->components[k].json_members = render(catalog_component_json(&p->components[k]), true)))
                 return MC_ERR_NOMEM;
-        }
     }
     return MC_OK;
 }

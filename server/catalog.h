@@ -136,6 +136,13 @@ const catalog_unit *catalog_unit_at(const catalog *cat, size_t i);
 /* Component of p by code ("TP1"), or NULL. */
 const catalog_component *catalog_find_component(const catalog_proc *p, const char *code);
 
+/* A procedure as receipts and previews show it: {"code", "name", "nameEn"} (new object, caller owns;
+ * NULL when out of memory). */
+json_t *catalog_proc_json(const catalog_proc *p);
+/* A component's catalog facts as receipts and previews show them: {"code", "name", "nameEn",
+ * "required"[, "resultType"]} (new object, caller owns; NULL when out of memory). */
+json_t *catalog_component_json(const catalog_component *c);
+
 /* Validates doc against p's compiled XSD. Thread-safe: a fresh validation context per call,
  * errors collected through that context only. Returns MC_OK (*errors untouched), or
  * MC_ERR_XSD_INVALID with *errors set to a new JSON array (caller json_decref's it) of at most

@@ -490,13 +490,7 @@ static json_t *result_json(const app *a, const char *id, const char *type, const
 
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l)
 {
-    json_t *o = json_object(), *state = reuse_item_state_json(a, it, l);
-    json_object_set_new(o, "code", json_string(it->component->code));
-    json_object_set_new(o, "name", json_string(it->component->name_vi));
-    json_object_set_new(o, "nameEn", json_string(it->component->name_en));
-    json_object_set_new(o, "required", json_boolean(it->component->required));
-    if (it->component->satisfy == CATALOG_SATISFY_RESULT)
-        json_object_set_new(o, "resultType", json_string(it->component->result_type));
+    json_t *o = catalog_component_json(it->component), *state = reuse_item_state_json(a, it, l);
     json_object_update(o, state);
     json_decref(state);
     return o;
@@ -706,8 +700,7 @@ void reuse_api_evidence(http_job *j, db_conn *c)
     long asked = 0, pop = 0, res = 0;
     json_t *body = json_object(), *arr = json_array();
     json_object_set_new(body, "citizen", json_string(pid_mask(j->param, masked, sizeof(masked))));
-    json_object_set_new(body, "procedure", json_pack("{s:s, s:s, s:s}", "code", p->code, "name", p->name_vi, "nameEn",
-                                                     p->name_en));
+    json_object_set_new(body, "procedure", catalog_proc_json(p));
     for (size_t i = 0; i < plan->count; i++) {
         const catalog_plan_item *it = &plan->items[i];
         json_array_append_new(arr, reuse_item_json(j->app, it, &o->links[i]));

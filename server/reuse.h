@@ -104,8 +104,8 @@ void reuse_link_none(reuse_request *req);
 /* Whether an outcome differs from reuse_link_none's: something linked, refused or deferred. */
 bool reuse_linked_any(const reuse_outcome *o);
 
-/* The receipt/preview JSON of one plan item with its link (new object, caller owns): the component's
- * catalog members (its json_members), then reuse_item_state_json's. */
+/* The preview JSON of one plan item with its link (new object, caller owns): catalog_component_json's
+ * members, then reuse_item_state_json's (receipts join the same two, rendered). */
 json_t *reuse_item_json(const app *a, const catalog_plan_item *it, const reuse_link *l);
 /* The members that depend on the dossier: satisfiedBy, reused, declined, fileRef, result,
  * uploadRequired (new object, caller owns). */
