@@ -184,6 +184,17 @@ void db_conn_close(db_conn *c)
 }
 
 bool db_conn_broken(const db_conn *c) { return !c || c->broken; }
+
+db_conn *db_conn_reopen(db_conn *c, const db_dsn *dsn, int timeout_s, char *why, size_t whycap)
+{
+    if (c && !c->broken) return c;
+    db_conn_close(c);
+    c = NULL;
+    (void)db_conn_open(dsn, timeout_s, &c, why, whycap);
+    return c;
+}
+
+void db_thread_end(void) { mysql_thread_end(); }
 const char *db_conn_error(const db_conn *c) { return c ? c->err : "no connection"; }
 
 static mc_err get_stmt(db_conn *c, const char *sql, MYSQL_STMT **out)
@@ -553,6 +564,7 @@ mc_err db_begin(db_conn *c)
 
 mc_err db_conn_implicit(db_conn *c)
 {
+    if (c->implicit) return MC_OK;
     mc_err rc = simple(c, mysql_autocommit(c->my, 0) == 0);
     if (!rc) c->implicit = true;
     return rc;
@@ -630,14 +642,8 @@ static void *worker_main(void *argp)
         p->queued--;
         pthread_mutex_unlock(&p->mu);
 
-        if (conn && db_conn_broken(conn)) {
-            db_conn_close(conn);
-            conn = NULL;
-        }
-        if (!conn) {
-            char why[256];
-            (void)db_conn_open(&p->dsn, p->timeout_s, &conn, why, sizeof(why));
-        }
+        char why[256];
+        conn = db_conn_reopen(conn, &p->dsn, p->timeout_s, why, sizeof(why));
         j->work(conn, j->arg);
 
         pthread_mutex_lock(&p->mu);
@@ -647,7 +653,7 @@ static void *worker_main(void *argp)
         event_active(p->done_ev, EV_READ, 0);
     }
     db_conn_close(conn);
-    mysql_thread_end();
+    db_thread_end();
     return NULL;
 }
 

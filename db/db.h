@@ -31,6 +31,11 @@ mc_err db_conn_open(const db_dsn *dsn, int timeout_s, db_conn **out, char *why, 
 void db_conn_close(db_conn *c);
 /* True once a server-gone/lost error was seen: the pool reconnects before the next job. */
 bool db_conn_broken(const db_conn *c);
+/* c itself while usable, else a new connection (c closed) or NULL with *why when none can be made:
+ * how a long-lived thread keeps its connection across database restarts. */
+db_conn *db_conn_reopen(db_conn *c, const db_dsn *dsn, int timeout_s, char *why, size_t whycap);
+/* Release the connector's per-thread state; the last call of a thread that used a connection. */
+void db_thread_end(void);
 /* Last MariaDB error text on this connection (for logs; never sent to clients). */
 const char *db_conn_error(const db_conn *c);
 
@@ -83,7 +88,8 @@ void db_rows_free(db_rows *r);
 mc_err db_begin(db_conn *c);
 /* Turn autocommit off for good on c, a connection that only runs transactions: every statement is in
  * one, which the next statement after COMMIT/ROLLBACK opens, and db_begin costs no round trip. Every
- * read must then be followed by db_commit or db_rollback, or the next transaction reuses its view. */
+ * read must then be followed by db_commit or db_rollback, or the next transaction reuses its view.
+ * Once done, calling it again costs nothing. */
 mc_err db_conn_implicit(db_conn *c);
 mc_err db_commit(db_conn *c);
 void db_rollback(db_conn *c);

@@ -11,12 +11,11 @@
 #include "intake.h"
 
 #include <libxml/tree.h>
-#include <mysql.h>
 #include <openssl/evp.h>
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,7 +266,7 @@ typedef struct pending {
     db_conn *c;               /* the waiting worker's connection: it links its own reuse candidates */
     mc_err rc;
     atomic_bool done;         /* set under batch_mu; a woken member reads it without the lock */
-    sem_t wake;               /* its own, posted once per reason to wake: resolve, lead, done */
+    sem_t wake;               /* its own, posted once per reason to wake: resolve, done */
     struct pending *next;
     uint64_t id;              /* the dossier row's id, once inserted */
     /* phase 1 of a batch: the writer fetched the reuse candidates once; each member links its own */
@@ -649,19 +648,13 @@ static void *writer_main(void *arg)
         }
         if (!wait_head) wait_tail = NULL;
         pthread_mutex_unlock(&batch_mu);
-        if (c && db_conn_broken(c)) {
+        char why[256];
+        if (!(c = db_conn_reopen(c, &writer.dsn, writer.timeout_s, why, sizeof(why))))
+            log_msg(LOG_WARN, "intake writer: cannot connect: %s", why);
+        else if (db_conn_implicit(c)) { /* it only runs batches: no START TRANSACTION round trip */
+            log_msg(LOG_WARN, "intake writer: cannot turn autocommit off: %s", db_conn_error(c));
             db_conn_close(c);
             c = NULL;
-        }
-        if (!c) {
-            char why[256];
-            if (db_conn_open(&writer.dsn, writer.timeout_s, &c, why, sizeof(why)))
-                log_msg(LOG_WARN, "intake writer: cannot connect: %s", why);
-            else if (db_conn_implicit(c)) { /* it only runs batches: no START TRANSACTION round trip */
-                log_msg(LOG_WARN, "intake writer: cannot turn autocommit off: %s", db_conn_error(c));
-                db_conn_close(c);
-                c = NULL;
-            }
         }
         if (c) lead(c, batch, n);
         else
@@ -674,7 +667,7 @@ static void *writer_main(void *arg)
     }
     pthread_mutex_unlock(&batch_mu);
     db_conn_close(c);
-    mysql_thread_end();
+    db_thread_end();
     return NULL;
 }
 
