@@ -606,6 +606,7 @@ typedef struct db_job {
     db_done_fn done;
     void *arg;
     struct db_job *next;
+    struct db_pool *pool;
 } db_job;
 
 struct db_pool {
@@ -619,8 +620,20 @@ struct db_pool {
     size_t queued, cap, pending;
     db_job *done_head;        /* finished, waiting for the loop */
     struct event *done_ev;
+    size_t deferred;          /* handed over by db_pool_defer, not resumed yet */
+    pthread_cond_t resumed;   /* signalled when deferred reaches 0 */
     bool stopping;
 };
+
+static _Thread_local db_job *running; /* the job this worker thread runs */
+static _Thread_local bool handed_over; /* its work called db_pool_defer: it is not this thread's any more */
+
+/* j finished: to the loop (caller holds p->mu). */
+static void push_done(db_pool *p, db_job *j)
+{
+    j->next = p->done_head;
+    p->done_head = j;
+}
 
 static void *worker_main(void *argp)
 {
@@ -644,11 +657,14 @@ static void *worker_main(void *argp)
 
         char why[256];
         conn = db_conn_reopen(conn, &p->dsn, p->timeout_s, why, sizeof(why));
+        running = j;
+        handed_over = false;
         j->work(conn, j->arg);
+        running = NULL;
+        if (handed_over) continue; /* db_pool_resume ends it, maybe already has: j may be gone */
 
         pthread_mutex_lock(&p->mu);
-        j->next = p->done_head;
-        p->done_head = j;
+        push_done(p, j);
         pthread_mutex_unlock(&p->mu);
         event_active(p->done_ev, EV_READ, 0);
     }
@@ -700,6 +716,7 @@ mc_err db_pool_new(struct event_base *base, const db_dsn *dsn, int timeout_s, in
     p->cap = (size_t)queue_cap;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->resumed, NULL);
     if (!(p->done_ev = event_new(base, -1, 0, on_done, p)) || !(p->threads = calloc((size_t)nworkers, sizeof(pthread_t)))) {
         db_pool_free(p);
         return MC_ERR_NOMEM;
@@ -715,25 +732,63 @@ mc_err db_pool_new(struct event_base *base, const db_dsn *dsn, int timeout_s, in
     return MC_OK;
 }
 
-mc_err db_pool_submit(db_pool *p, db_work_fn work, db_done_fn done, void *arg)
+static mc_err submit(db_pool *p, db_work_fn work, db_done_fn done, void *arg, bool first)
 {
     db_job *j = malloc(sizeof(*j));
     if (!j) return MC_ERR_NOMEM;
-    *j = (db_job){work, done, arg, NULL};
+    *j = (db_job){.work = work, .done = done, .arg = arg, .pool = p};
     pthread_mutex_lock(&p->mu);
     if (p->stopping || p->queued >= p->cap) {
         pthread_mutex_unlock(&p->mu);
         free(j);
         return MC_ERR_BUSY;
     }
-    if (p->tail) p->tail->next = j;
-    else p->head = j;
-    p->tail = j;
+    if (first) {
+        j->next = p->head;
+        p->head = j;
+        if (!p->tail) p->tail = j;
+    } else {
+        if (p->tail) p->tail->next = j;
+        else p->head = j;
+        p->tail = j;
+    }
     p->queued++;
     p->pending++;
     pthread_cond_signal(&p->cv);
     pthread_mutex_unlock(&p->mu);
     return MC_OK;
+}
+
+mc_err db_pool_submit(db_pool *p, db_work_fn work, db_done_fn done, void *arg)
+{
+    return submit(p, work, done, arg, false);
+}
+
+mc_err db_pool_submit_first(db_pool *p, db_work_fn work, db_done_fn done, void *arg)
+{
+    return submit(p, work, done, arg, true);
+}
+
+db_deferred *db_pool_defer(void)
+{
+    db_job *j = running;
+    if (!j || handed_over) return NULL;
+    handed_over = true;
+    pthread_mutex_lock(&j->pool->mu);
+    j->pool->deferred++;
+    pthread_mutex_unlock(&j->pool->mu);
+    return j;
+}
+
+void db_pool_resume(db_deferred *j)
+{
+    if (!j) return;
+    db_pool *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    push_done(p, j);
+    if (--p->deferred == 0) pthread_cond_broadcast(&p->resumed);
+    pthread_mutex_unlock(&p->mu);
+    event_active(p->done_ev, EV_READ, 0);
 }
 
 size_t db_pool_pending(db_pool *p)
@@ -752,10 +807,14 @@ void db_pool_free(db_pool *p)
     pthread_cond_broadcast(&p->cv);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
+    pthread_mutex_lock(&p->mu);
+    while (p->deferred) pthread_cond_wait(&p->resumed, &p->mu); /* whoever took them ends them */
+    pthread_mutex_unlock(&p->mu);
     if (p->done_ev) deliver_done(p);
     if (p->done_ev) event_free(p->done_ev);
     free(p->threads);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->resumed);
     free(p);
 }

@@ -110,9 +110,20 @@ mc_err db_pool_new(struct event_base *base, const db_dsn *dsn, int timeout_s, in
                    db_pool **out);
 /* Queue a job. MC_ERR_BUSY when the queue is full (caller answers 503), nothing queued then. */
 mc_err db_pool_submit(db_pool *p, db_work_fn work, db_done_fn done, void *arg);
-/* Jobs queued or running. */
+/* The same, ahead of every job waiting: for work another thread is blocked on. */
+mc_err db_pool_submit_first(db_pool *p, db_work_fn work, db_done_fn done, void *arg);
+
+/* A job whose work handed it over to another thread (db_pool_defer): that thread ends it later. */
+typedef struct db_job db_deferred;
+/* Called by a work function: returning does not end this job, db_pool_resume does (any thread, once);
+ * the worker goes on to the next job meanwhile. NULL outside a work function. */
+db_deferred *db_pool_defer(void);
+/* End a deferred job: its done callback runs on the loop thread as if its work had just returned. */
+void db_pool_resume(db_deferred *d);
+/* Jobs queued, running, deferred or waiting for the loop. */
 size_t db_pool_pending(db_pool *p);
-/* Stop workers after the queue drains and join them; completions still pending are delivered first. */
+/* Stop workers after the queue drains and join them, wait for deferred jobs to be resumed; completions
+ * still pending are delivered first. */
 void db_pool_free(db_pool *p);
 
 #endif

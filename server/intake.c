@@ -1,13 +1,15 @@
 /* intake.c - dossier intake. Everything that can refuse a dossier runs first, on the request's worker,
- * so a refusal changes nothing. Accepted dossiers are then written by group commit: one writer thread
- * with its own connection takes every dossier waiting at that moment (up to BATCH_MAX) as a batch.
+ * so a refusal changes nothing. The worker then hands the dossier (and its request's pool job,
+ * db_pool_defer) to the writer and goes on to the next request. The writer thread, with its own
+ * connection, takes every dossier waiting at that moment (up to BATCH_MAX) as a batch - group commit.
  * Phase 1: one reuse candidate query for the batch; members whose candidates need a full verification
- * link them on their own threads and connections, in parallel. Phase 2, one transaction: one sequence
+ * are linked by pool workers on their connections, in parallel. Phase 2, one transaction: one sequence
  * bump per agency and day (first: it orders concurrent batches of other processes), the codes spliced
  * into the receipts, one array-bound INSERT per table (dossiers, idempotency keys, components, named
- * persons, first history rows), the audit rows, COMMIT - while the members wait for the outcome. A
- * batch costs the same dozen round trips whatever its size. A batch that fails on a duplicate key (an
- * Idempotency-Key twin) is rolled back and its dossiers are written one by one. */
+ * persons, first history rows), the audit rows, COMMIT. Then the writer answers each request and ends
+ * its job, and the loop thread sends the answers. A batch costs the same dozen round trips whatever its
+ * size. A batch that fails on a duplicate key (an Idempotency-Key twin) is rolled back and its dossiers
+ * are written one by one. */
 #include "intake.h"
 
 #include <libxml/tree.h>
@@ -15,7 +17,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,36 +260,81 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 
 #define BATCH_MAX 64 /* dossiers in one transaction */
 #define BATCH_BYTES (4u << 20) /* XML bytes in one transaction: its statements stay under max_allowed_packet */
+#define INFLIGHT_MAX (8 * BATCH_MAX) /* dossiers handed to the writer and not answered yet */
+#define SPARE_MAX BATCH_MAX /* pendings kept for reuse instead of freed */
 
+/* A dossier from its checks to its answer. The worker that checked it hands it to the writer and goes
+ * on to the next request; the writer answers it and ends its pool job. */
 typedef struct pending {
     http_job *j;
-    intake_ctx *x;
-    db_conn *c;               /* the waiting worker's connection: it links its own reuse candidates */
+    db_deferred *job;         /* the request's pool job (db_pool_defer), ended by the writer */
     mc_err rc;
-    atomic_bool done;         /* set under batch_mu; a woken member reads it without the lock */
-    sem_t wake;               /* its own, posted once per reason to wake: resolve, done */
     struct pending *next;
     uint64_t id;              /* the dossier row's id, once inserted */
-    /* phase 1 of a batch: the writer fetched the reuse candidates once; each member links its own */
-    bool resolve;
+    /* phase 1 of a batch: the writer fetched the reuse candidates once; a pool worker links a member's
+     * candidates that need a full verification */
     reuse_request req;
     db_rows *rows;
     const char *today;
+    bool link_failed;         /* that worker had no connection: the writer links them itself */
+    intake_ctx x;             /* last: ~45 KiB, mostly the dossier */
 } pending;
 
 static pthread_mutex_t batch_mu = PTHREAD_MUTEX_INITIALIZER;
 static pending *wait_head, *wait_tail;
+static pending *spare;           /* SPARE_MAX at most */
+static size_t n_spare;
 static intake_stats stats;       /* under batch_mu */
-/* The writer (intake_start): sleeps on wake when the queue is empty; resolving counts the members
- * still linking their candidates in phase 1, the last of them posts resolved. Under batch_mu. */
+/* The writer (intake_start): sleeps on wake when the queue is empty; inflight counts the dossiers
+ * queued or in its batch; resolving counts the slow members of phase 1 still being linked, the last of
+ * them posts resolved. Under batch_mu. Lock order: batch_mu, then the pool's. */
 static struct {
     bool running, stopping, sleeping;
     pthread_t thread;
     sem_t wake, resolved;
-    size_t resolving;
+    size_t inflight, resolving;
     db_dsn dsn;
     int timeout_s;
 } writer;
+
+/* A cleared pending, but its dossier: dossier_xml_extract clears that itself, nothing reads it
+ * before, and it is most of the ~45 KiB (callgrind: clearing it twice was ~4% of an intake). */
+static pending *pending_new(void)
+{
+    pthread_mutex_lock(&batch_mu);
+    pending *p = spare;
+    if (p) {
+        spare = p->next;
+        n_spare--;
+    }
+    pthread_mutex_unlock(&batch_mu);
+    if (!p && !(p = malloc(sizeof(*p)))) return NULL;
+    size_t doc_at = offsetof(pending, x.doc), doc_end = doc_at + sizeof(p->x.doc);
+    memset(p, 0, doc_at);
+    memset((char *)p + doc_end, 0, sizeof(*p) - doc_end);
+    return p;
+}
+
+/* Caller holds batch_mu. */
+static void pending_free_locked(pending *p)
+{
+    free(p->x.receipt);
+    free(p->x.receipt_body);
+    if (n_spare >= SPARE_MAX) {
+        free(p);
+        return;
+    }
+    p->next = spare;
+    spare = p;
+    n_spare++;
+}
+
+static void pending_free(pending *p)
+{
+    pthread_mutex_lock(&batch_mu);
+    pending_free_locked(p);
+    pthread_mutex_unlock(&batch_mu);
+}
 
 /* Take each (agency, day) sequence once for the whole batch, give every dossier its code and receipt.
  * This is the first statement of the transaction: the sequence row's lock orders concurrent batches,
@@ -300,19 +346,19 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
     mc_err rc = MC_OK;
     for (size_t i = 0; i < n; i++) {
         int y, m, d;
-        calendar_local_date(items[i]->j->app->cal, items[i]->x->received, &y, &m, &d);
+        calendar_local_date(items[i]->j->app->cal, items[i]->x.received, &y, &m, &d);
         snprintf(days[i], sizeof(days[i]), "%02d%02d%02d", y % 100, m, d);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         if (done[i]) continue;
-        const char *agency = items[i]->x->unit->agency_id;
+        const char *agency = items[i]->x.unit->agency_id;
         long count = 0, last = 0;
         for (size_t k = i; k < n; k++)
-            if (!done[k] && strcmp(days[k], days[i]) == 0 && strcmp(items[k]->x->unit->agency_id, agency) == 0) count++;
+            if (!done[k] && strcmp(days[k], days[i]) == 0 && strcmp(items[k]->x.unit->agency_id, agency) == 0) count++;
         if ((rc = dossiers_next_seq(c, agency, days[i], count, &last))) break;
         long next = last - count + 1;
         for (size_t k = i; k < n; k++) {
-            intake_ctx *x = items[k]->x;
+            intake_ctx *x = &items[k]->x;
             if (done[k] || strcmp(days[k], days[i]) != 0 || strcmp(x->unit->agency_id, agency) != 0) continue;
             done[k] = true;
             snprintf(x->code, sizeof(x->code), "%s-%s-%04ld", agency, days[k], next++);
@@ -329,7 +375,7 @@ static mc_err assign_codes(db_conn *c, pending **items, size_t n)
 static void dossier_row(pending *p, db_param *row)
 {
     const http_job *j = p->j;
-    intake_ctx *x = p->x;
+    intake_ctx *x = &p->x;
     tfmt_db(x->received, x->received_us, x->received_db, sizeof(x->received_db));
     if (x->has_due) tfmt_db(x->due, 0, x->due_db, sizeof(x->due_db));
     x->gender[0] = x->doc.applicant.gender;
@@ -348,7 +394,7 @@ static void dossier_row(pending *p, db_param *row)
 /* p's component rows from row on (COMPONENT_ROW_COLS each, evidence one slot per row); returns the count. */
 static size_t component_rows(const pending *p, db_param *row, char (*evidence)[REUSE_EVIDENCE_CAP])
 {
-    const intake_ctx *x = p->x;
+    const intake_ctx *x = &p->x;
     for (size_t i = 0; i < x->plan.count; i++, row += COMPONENT_ROW_COLS) {
         const catalog_plan_item *it = &x->plan.items[i];
         const dossier_component *dc = it->dossier_index >= 0 ? &x->doc.components[it->dossier_index] : NULL;
@@ -368,7 +414,7 @@ static size_t component_rows(const pending *p, db_param *row, char (*evidence)[R
 
 static size_t person_rows(const pending *p, db_param *row)
 {
-    const intake_ctx *x = p->x;
+    const intake_ctx *x = &p->x;
     for (size_t i = 0; i < x->doc.n_persons; i++, row += PERSON_ROW_COLS) {
         const dossier_person *dp = &x->doc.persons[i];
         const db_param r[PERSON_ROW_COLS] = {db_i64((long long)p->id), db_i64((long long)i + 1), db_str(dp->role),
@@ -391,8 +437,8 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     mc_err rc = MC_ERR_NOMEM;
     if (n == 0 || n > BATCH_MAX) return MC_ERR_INTERNAL;
     for (size_t i = 0; i < n; i++) {
-        nc += items[i]->x->plan.count;
-        np += items[i]->x->doc.n_persons;
+        nc += items[i]->x.plan.count;
+        np += items[i]->x.doc.n_persons;
     }
     if (!(comps = malloc((nc + 1) * sizeof(*comps))) || !(persons = malloc((np + 1) * sizeof(*persons))) ||
         !(evidence = malloc((nc + 1) * sizeof(*evidence))))
@@ -402,7 +448,7 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
     nc = np = 0;
     for (size_t i = 0; i < n; i++) {
         http_job *j = items[i]->j;
-        intake_ctx *x = items[i]->x;
+        intake_ctx *x = &items[i]->x;
         items[i]->id = ids[i];
         nc += component_rows(items[i], comps[nc], &evidence[nc]);
         np += person_rows(items[i], persons[np]);
@@ -435,7 +481,7 @@ static mc_err audit_rows(db_conn *c, pending **items, size_t n)
     char detail[BATCH_MAX][48];
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        const intake_ctx *x = items[i]->x;
+        const intake_ctx *x = &items[i]->x;
         snprintf(detail[i], sizeof(detail[i]), "procedure %s", x->proc->code);
         e[k++] = (audit_entry){.actor_client_id = items[i]->j->client.id, .role = x->source, .ward = x->doc.ward,
                                .action = "submit", .dossier_code = x->code, .after_state = STATE_SUBMITTED,
@@ -452,9 +498,9 @@ static mc_err audit_rows(db_conn *c, pending **items, size_t n)
 static void forget_writes(pending **items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        free(items[i]->x->receipt);
-        items[i]->x->receipt = NULL;
-        items[i]->x->code[0] = '\0';
+        free(items[i]->x.receipt);
+        items[i]->x.receipt = NULL;
+        items[i]->x.code[0] = '\0';
     }
 }
 
@@ -483,14 +529,13 @@ static mc_err write_retrying(db_conn *c, pending **items, size_t n)
     }
 }
 
-/* A dossier's share of phase 1 when a candidate needs a full verification, on its own thread and
- * connection: finish linking its reuse candidates (the batch's shared rows), then build its receipt
- * but the code. */
-static void prepare(pending *p)
+/* A member's share of phase 1 when a candidate needs a full verification: finish linking its reuse
+ * candidates (the batch's shared rows) on connection c, then build its receipt but the code. */
+static void prepare(pending *p, db_conn *c)
 {
-    reuse_link_one(p->j->app->results, p->c, &p->req, p->rows, p->today);
-    free(p->x->receipt_body);
-    p->x->receipt_body = receipt_body(p->j->app, p->x);
+    reuse_link_one(p->j->app->results, c, &p->req, p->rows, p->today);
+    free(p->x.receipt_body);
+    p->x.receipt_body = receipt_body(p->j->app, &p->x);
 }
 
 static void sleep_on(sem_t *s)
@@ -498,11 +543,28 @@ static void sleep_on(sem_t *s)
     while (sem_wait(s) != 0 && errno == EINTR) continue;
 }
 
+/* One slow member is linked (or left to the writer): the last one wakes the writer. */
+static void linked(void)
+{
+    pthread_mutex_lock(&batch_mu);
+    bool last = --writer.resolving == 0;
+    pthread_mutex_unlock(&batch_mu);
+    if (last) sem_post(&writer.resolved);
+}
+
+/* Pool job: link a slow member on this worker's connection, in parallel with the others. */
+static void link_work(db_conn *c, void *arg)
+{
+    pending *p = arg;
+    if (c) prepare(p, c);
+    else p->link_failed = true;
+    linked();
+}
+
 /* Phase 1 of a batch: one candidate query for every dossier of the batch, then the writer links every
  * member's candidates found in the verification cache or carrying a mark and builds their receipts
- * itself (waking a waiter costs more than that); only members with a candidate that needs a full
- * verification are woken to finish on their own thread and connection, in parallel. The writer waits
- * for them. Caller holds no lock. */
+ * itself; members with a candidate that needs a full verification are linked by pool workers, ahead
+ * of the queue and in parallel, while the writer waits (it links them itself when no worker can). */
 static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
 {
     app *a = items[0]->j->app;
@@ -511,7 +573,7 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
     db_rows *rows = NULL;
     char today[16];
     for (size_t i = 0; i < n; i++) {
-        intake_ctx *x = items[i]->x;
+        intake_ctx *x = &items[i]->x;
         reqs[i] = (reuse_request){x->proc, &x->doc, NULL, 0, items[i]->j->request_id, &x->plan, &x->reuse};
     }
     mc_err rc = reuse_fetch_many(a->results, c, a->cal, reqs, n, &rows, today);
@@ -523,21 +585,23 @@ static mc_err resolve_batch(db_conn *c, pending **items, size_t n)
         items[i]->today = today;
         slow[i] = !reuse_link_quick(a->results, &items[i]->req, rows, today);
         if (slow[i]) left++;
-        else if (!items[i]->x->receipt_body || reuse_linked_any(&items[i]->x->reuse)) {
-            free(items[i]->x->receipt_body); /* built for "nothing to reuse" (intake_post): not so */
-            items[i]->x->receipt_body = receipt_body(a, items[i]->x);
+        else if (!items[i]->x.receipt_body || reuse_linked_any(&items[i]->x.reuse)) {
+            free(items[i]->x.receipt_body); /* built for "nothing to reuse" (intake_post): not so */
+            items[i]->x.receipt_body = receipt_body(a, &items[i]->x);
         }
     }
     if (left > 0) {
         pthread_mutex_lock(&batch_mu);
         writer.resolving = left;
-        for (size_t i = 0; i < n; i++) {
-            if (!slow[i]) continue;
-            items[i]->resolve = true;
-            sem_post(&items[i]->wake);
-        }
         pthread_mutex_unlock(&batch_mu);
-        sleep_on(&writer.resolved); /* the last member to finish posts it */
+        for (size_t i = 0; i < n; i++) {
+            if (!slow[i] || db_pool_submit_first(a->pool, link_work, NULL, items[i]) == MC_OK) continue;
+            items[i]->link_failed = true;
+            linked();
+        }
+        sleep_on(&writer.resolved); /* the last member linked posts it */
+        for (size_t i = 0; i < n; i++)
+            if (slow[i] && items[i]->link_failed) prepare(items[i], c);
     }
     db_rows_free(rows);
     return MC_OK;
@@ -584,48 +648,66 @@ static void lead(db_conn *c, pending **items, size_t n)
     write_phase(c, items, n);
 }
 
-/* Queue me for the writer and return once it wrote me. A member sleeps on its own semaphore: the
- * writer posts it to link its reuse candidates (phase 1) and once its batch is done, after marking
- * the batch done under the lock and releasing it; the "done" post is the last thing anyone does to a
- * pending, and the woken member returns without taking the lock again. */
-static mc_err write_grouped(pending *me)
+/* The writer answers its batch: receipts, problems, Idempotency-Key replays (on its own connection),
+ * and ends each request's pool job, so the loop thread sends the answers. */
+static void answer(db_conn *c, pending **items, size_t n)
 {
-    sem_init(&me->wake, 0, 0);
-    pthread_mutex_lock(&batch_mu);
-    if (!writer.running || writer.stopping) {
-        pthread_mutex_unlock(&batch_mu);
-        sem_destroy(&me->wake);
-        return MC_ERR_INTERNAL; /* intake_start was not called, or intake_stop was */
-    }
-    if (wait_tail) wait_tail->next = me;
-    else wait_head = me;
-    wait_tail = me;
-    if (writer.sleeping) {
-        writer.sleeping = false;
-        sem_post(&writer.wake);
-    }
-    for (;;) {
-        if (me->resolve) { /* the writer shared the batch's reuse candidates: link ours, in parallel */
-            me->resolve = false;
-            pthread_mutex_unlock(&batch_mu);
-            prepare(me);
-            pthread_mutex_lock(&batch_mu);
-            if (--writer.resolving == 0) sem_post(&writer.resolved);
-            continue;
+    bool read = false;
+    for (size_t i = 0; i < n; i++) {
+        pending *p = items[i];
+        http_job *j = p->j;
+        mc_err rc = p->rc;
+        if (rc == MC_ERR_CONFLICT && j->idem_key[0] && c) { /* the key was taken (a twin, or a retry): replay */
+            read = true;
+            if ((rc = replay(j, c, &p->x)))
+                reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);
+        } else if (rc) {
+            log_msg(LOG_WARN, "req=%s intake failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
+            reply_problem(&j->out, rc == MC_ERR_CONFLICT ? MC_ERR_INTERNAL : rc, j->path,
+                          rc == MC_ERR_DB_UNAVAILABLE ? "the database became unavailable; nothing was stored"
+                                                      : "the dossier could not be stored; nothing was stored",
+                          NULL);
+        } else {
+            reply_receipt(j, p->x.code, p->x.receipt, false);
         }
-        pthread_mutex_unlock(&batch_mu);
-        sleep_on(&me->wake);
-        if (atomic_load(&me->done)) break;
-        pthread_mutex_lock(&batch_mu);
+        db_pool_resume(p->job);
     }
-    sem_destroy(&me->wake);
-    return me->rc;
+    if (read) db_rollback(c); /* the replays' reads opened a transaction (db_conn_implicit) */
+    pthread_mutex_lock(&batch_mu);
+    for (size_t i = 0; i < n; i++) pending_free_locked(items[i]);
+    writer.inflight -= n;
+    pthread_mutex_unlock(&batch_mu);
 }
 
-/* The writer thread: a batch of everyone waiting, written, then the next, without sleeping while
- * dossiers wait. It runs at the nice value of the thread that started it (the main thread's), above
- * the database workers, which hold the parse and XSD work: its dozen round trips a batch are
- * everyone's wait. */
+/* Hand p to the writer, and this request's pool job with it; MC_OK when queued, MC_ERR_BUSY when
+ * INFLIGHT_MAX dossiers already are. It never waits: the writer may need a worker (link_work). */
+static mc_err enqueue(pending *p)
+{
+    pthread_mutex_lock(&batch_mu);
+    mc_err rc = !writer.running || writer.stopping ? MC_ERR_INTERNAL /* intake_start not called, or intake_stop */
+              : writer.inflight >= INFLIGHT_MAX    ? MC_ERR_BUSY
+              : !(p->job = db_pool_defer())        ? MC_ERR_INTERNAL
+                                                   : MC_OK;
+    if (rc) {
+        pthread_mutex_unlock(&batch_mu);
+        return rc;
+    }
+    writer.inflight++;
+    p->next = NULL;
+    if (wait_tail) wait_tail->next = p;
+    else wait_head = p;
+    wait_tail = p;
+    bool wake = writer.sleeping;
+    writer.sleeping = false;
+    pthread_mutex_unlock(&batch_mu);
+    if (wake) sem_post(&writer.wake);
+    return MC_OK;
+}
+
+/* The writer thread: a batch of everyone waiting, written and answered, then the next, without
+ * sleeping while dossiers wait. It runs at the nice value of the thread that started it (the main
+ * thread's), above the database workers, which hold the parse and XSD work: its dozen round trips a
+ * batch are everyone's wait. */
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -659,10 +741,7 @@ static void *writer_main(void *arg)
         if (c) lead(c, batch, n);
         else
             for (size_t i = 0; i < n; i++) batch[i]->rc = MC_ERR_DB_UNAVAILABLE;
-        pthread_mutex_lock(&batch_mu);
-        for (size_t i = 0; i < n; i++) atomic_store(&batch[i]->done, true);
-        pthread_mutex_unlock(&batch_mu);
-        for (size_t i = 0; i < n; i++) sem_post(&batch[i]->wake);
+        answer(c, batch, n);
         pthread_mutex_lock(&batch_mu);
     }
     pthread_mutex_unlock(&batch_mu);
@@ -709,6 +788,12 @@ void intake_stop(void)
     sem_destroy(&writer.resolved);
     pthread_mutex_lock(&batch_mu);
     writer.running = false;
+    while (spare) {
+        pending *p = spare;
+        spare = p->next;
+        free(p);
+    }
+    n_spare = 0;
     pthread_mutex_unlock(&batch_mu);
 }
 
@@ -720,38 +805,18 @@ intake_stats intake_stats_get(void)
     return s;
 }
 
-static pthread_key_t ctx_key;
-static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
-static void ctx_key_make(void) { (void)pthread_key_create(&ctx_key, free); }
-
-/* The calling worker thread's intake context, freed when the thread exits. */
-static intake_ctx *thread_ctx(void)
-{
-    pthread_once(&ctx_once, ctx_key_make);
-    intake_ctx *x = pthread_getspecific(ctx_key);
-    if (!x && (x = malloc(sizeof(*x))) && pthread_setspecific(ctx_key, x) != 0) {
-        free(x);
-        x = NULL;
-    }
-    return x;
-}
-
+/* On a pool worker: every check that can refuse the dossier, its receipt for the likely outcome, then
+ * the writer takes it; this worker goes on to the next request and the writer answers this one. */
 void intake_post(http_job *j, db_conn *c)
 {
-    /* ~40 KiB: too big for a stack frame, and calloc/free of it per request costs malloc consolidation;
-     * each worker thread keeps one and clears it. */
-    intake_ctx *x = thread_ctx();
-    mc_err rc;
-    if (!x) {
+    (void)c; /* the writer's connection stores it */
+    pending *p = pending_new();
+    if (!p) {
         reply_problem(&j->out, MC_ERR_NOMEM, j->path, NULL, NULL);
         return;
     }
-    /* all but the dossier (~41 KiB of it): dossier_xml_extract clears that itself, and nothing reads
-     * it before (callgrind: clearing it twice was ~4% of an intake's instructions) */
-    size_t doc_at = offsetof(intake_ctx, doc), doc_end = doc_at + sizeof(x->doc);
-    memset(x, 0, doc_at);
-    memset((char *)x + doc_end, 0, sizeof(*x) - doc_end);
-    if (check(j, x)) goto out;
+    intake_ctx *x = &p->x;
+    if (check(j, x)) goto refused;
     struct timeval tv;
     gettimeofday(&tv, NULL);
     x->received = tv.tv_sec;
@@ -768,24 +833,16 @@ void intake_post(http_job *j, db_conn *c)
     reuse_link_none(&none);
     x->receipt_body = receipt_body(j->app, x);
     x->plan = plan;
-    pending me = {.j = j, .x = x, .c = c};
-    rc = write_grouped(&me);
-    if (rc == MC_ERR_CONFLICT && j->idem_key[0]) { /* the key was taken (a twin, or a retry): replay */
-        rc = replay(j, c, x);
-        if (rc) reply_problem(&j->out, rc, j->path, "could not read the Idempotency-Key record", NULL);
-        goto out;
+    p->j = j;
+    mc_err rc = enqueue(p);
+    if (rc == MC_OK) return;
+    if (rc == MC_ERR_BUSY) {
+        j->out.retry_after = 1;
+        reply_problem(&j->out, rc, j->path, "too many dossiers being stored; nothing was stored, retry shortly", NULL);
+    } else {
+        log_msg(LOG_WARN, "req=%s intake: the writer is not running", j->request_id);
+        reply_problem(&j->out, rc, j->path, "the dossier could not be stored; nothing was stored", NULL);
     }
-    if (rc) {
-        log_msg(LOG_WARN, "req=%s intake failed: %s (%s)", j->request_id, mc_err_name(rc), db_conn_error(c));
-        reply_problem(&j->out, rc == MC_ERR_CONFLICT ? MC_ERR_INTERNAL : rc, j->path,
-                      rc == MC_ERR_DB_UNAVAILABLE ? "the database became unavailable; nothing was stored"
-                                                  : "the dossier could not be stored; nothing was stored",
-                      NULL);
-        goto out;
-    }
-    reply_receipt(j, x->code, x->receipt, false);
-out:
-    free(x->receipt);
-    free(x->receipt_body);
-    x->receipt = x->receipt_body = NULL;
+refused:
+    pending_free(p);
 }

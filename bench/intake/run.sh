@@ -21,7 +21,9 @@ export MOTCUA_DB_DSN="mariadb://motcua:motcua-dev@localhost/motcua_test_bench?so
 KEY=$("$build/motcua-admin" client create --role portal --name bench | sed -n 's/^API key.*: //p')
 export KEY DOSSIER="$root/tests/samples/1.001193.valid.xml"
 port=18080
-MOTCUA_LISTEN_PORT=$port MOTCUA_LOG_LEVEL=warn MOTCUA_RATE_LIMIT_RPS=0 MOTCUA_DB_POOL_SIZE="${POOL:-64}" \
+# the configured database workers (db_pool_size, 8 by default) unless POOL says otherwise
+pool_env=(); [ -n "${POOL:-}" ] && pool_env=(MOTCUA_DB_POOL_SIZE="$POOL")
+env "${pool_env[@]}" MOTCUA_LISTEN_PORT=$port MOTCUA_LOG_LEVEL=warn MOTCUA_RATE_LIMIT_RPS=0 \
     "$build/motcuad" 2>"$MOTCUA_RUN/motcuad-bench.log" &
 pid=$!
 trap 'kill $pid 2>/dev/null || true' EXIT
@@ -54,7 +56,7 @@ raw_ceiling() { # $1: label; sets raw
 raw_ceiling before
 raw_before=$raw
 settle
-echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (pool ${POOL:-64})"
+echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (db_pool_size ${POOL:-default})"
 # /healthz is sampled 100 times a second on one more connection during the load: answered by the loop thread, it shows
 # whether database work ever stalls the loop.
 python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &
