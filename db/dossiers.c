@@ -12,8 +12,8 @@ static const struct {
     [DOSSIERS_T_DOSSIER] = {"INSERT INTO dossier (code, procedure_code, ward, agency_id, channel, source, client_id,"
                             " applicant_pid, applicant_name, applicant_birth, applicant_gender, contact_phone,"
                             " contact_email, contact_address, summary, state, national_status, received_at, due_at,"
-                            " body_sha256, body, receipt, declared_fields)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING code, id",
+                            " body_sha256, body, declared_fields)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING code, id",
                             DOSSIERS_ROW_COLS},
     [DOSSIERS_T_COMPONENT] = {"INSERT INTO dossier_component (dossier_id, code, name_vi, required, plan, file_ref,"
                               " file_name, result_ref, reuse_source, reused, replaced_by_result, satisfied_at,"
@@ -27,8 +27,8 @@ static const struct {
                             " national_status, actor_client_id, note, request_id)"
                             " VALUES (?, UTC_TIMESTAMP(6), ?, NULL, ?, ?, ?, ?, ?)",
                             HISTORY_ROW_COLS},
-    [DOSSIERS_T_IDEM] = {"INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, created_at)"
-                         " VALUES (?, ?, ?, ?, UTC_TIMESTAMP(6))",
+    [DOSSIERS_T_IDEM] = {"INSERT INTO idempotency_key (client_id, idem_key, body_sha256, dossier_id, receipt,"
+                         " created_at) VALUES (?, ?, ?, ?, ?, UTC_TIMESTAMP(6))",
                          IDEM_ROW_COLS},
 };
 
@@ -63,22 +63,18 @@ mc_err dossiers_insert_dossiers(db_conn *c, const db_param *rows, size_t n, uint
     return rc;
 }
 
-mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
-                          uint64_t *dossier_id)
+mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, db_rows **out)
 {
-    db_rows *r = NULL;
     db_param p[] = {db_i64((long long)client_id), db_str(key)};
-    mc_err rc = db_query(c, "SELECT body_sha256, dossier_id FROM idempotency_key WHERE client_id = ? AND idem_key = ?",
-                         p, 2, &r);
-    if (rc) return rc;
-    size_t len = 0;
-    const char *h = db_rows_get(r, 0, 0, &len);
-    if (!h || len != 32) rc = MC_ERR_NOT_FOUND;
-    else {
-        memcpy(hash, h, 32);
-        *dossier_id = strtoull(db_rows_get(r, 0, 1, NULL), NULL, 10);
+    mc_err rc = db_query(c,
+                         "SELECT k.body_sha256, d.code, k.receipt FROM idempotency_key k"
+                         " JOIN dossier d ON d.id = k.dossier_id WHERE k.client_id = ? AND k.idem_key = ?",
+                         p, 2, out);
+    if (!rc && db_rows_count(*out) == 0) {
+        db_rows_free(*out);
+        *out = NULL;
+        rc = MC_ERR_NOT_FOUND;
     }
-    db_rows_free(r);
     return rc;
 }
 
@@ -100,12 +96,6 @@ mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, lon
     }
     *last = (long)v;
     return MC_OK;
-}
-
-mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out)
-{
-    db_param p[] = {db_i64((long long)id)};
-    return db_query(c, "SELECT code, receipt FROM dossier WHERE id = ?", p, 1, out);
 }
 
 #define DOSSIER_VIEW_SELECT                                                                                     \

@@ -12,34 +12,31 @@
  * (row-major); child rows carry their dossier's id, which dossiers_insert_dossiers returns (RETURNING).
  * dossier: code, procedure_code, ward, agency_id, channel, source, client_id, applicant_pid,
  *   applicant_name, applicant_birth, applicant_gender, contact_phone, contact_email, contact_address,
- *   summary, state, national_status, received_at, due_at, body_sha256 (32 bytes), body, receipt,
- *   declared_fields
+ *   summary, state, national_status, received_at, due_at, body_sha256 (32 bytes), body, declared_fields
  * component: dossier id, code, name_vi, required, plan, file_ref, file_name, result_ref, reuse_source,
  *   reused, replaced_by_result, the same result again (non-NULL: satisfied now), evidence
  * person: dossier id, seq, role, pid, full_name, birth_date
  * history (from_state NULL, at now): dossier id, action, to_state, national_status, actor, note,
  *   request_id
- * idempotency key: client_id, idem_key, body_sha256 (32 bytes), dossier id; MC_ERR_CONFLICT when one
- *   exists */
+ * idempotency key: client_id, idem_key, body_sha256 (32 bytes), dossier id, receipt (the 201 body, kept
+ *   for replays; only keyed dossiers can be replayed); MC_ERR_CONFLICT when one exists */
 typedef enum { DOSSIERS_T_DOSSIER, DOSSIERS_T_COMPONENT, DOSSIERS_T_PERSON, DOSSIERS_T_HISTORY, DOSSIERS_T_IDEM } dossiers_table;
-#define DOSSIERS_ROW_COLS 23
+#define DOSSIERS_ROW_COLS 22
 #define COMPONENT_ROW_COLS 13
 #define PERSON_ROW_COLS 6
 #define HISTORY_ROW_COLS 7
-#define IDEM_ROW_COLS 4
+#define IDEM_ROW_COLS 5
 /* Child tables (not DOSSIERS_T_DOSSIER). */
 mc_err dossiers_insert(db_conn *c, dossiers_table t, const db_param *rows, size_t n);
 /* The n dossier rows in one round trip (INSERT ... RETURNING): ids[i] gets the id of row i, whose code
  * (its first column) must be a db_str. */
 mc_err dossiers_insert_dossiers(db_conn *c, const db_param *rows, size_t n, uint64_t *ids);
-/* MC_ERR_NOT_FOUND when unknown. */
-mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, unsigned char hash[32],
-                          uint64_t *dossier_id);
+/* The client's key: one row of body_sha256 (32 bytes), the dossier's code, the receipt to replay;
+ * MC_ERR_NOT_FOUND when unknown. */
+mc_err dossiers_idem_find(db_conn *c, uint64_t client_id, const char *key, db_rows **out);
 /* Take `count` numbers from the day's sequence of agency; *last gets the highest (the batch owns
  * last-count+1 .. last). Gapless: rolled back with the transaction. */
 mc_err dossiers_next_seq(db_conn *c, const char *agency_id, const char *day, long count, long *last);
-/* Rows: code, receipt. */
-mc_err dossiers_receipt(db_conn *c, uint64_t id, db_rows **out);
 
 /* Columns of dossiers_get and dossiers_lock, in order: the workflow columns first (AC_*), so the
  * dossier view reads its workflow facts from the same row, then the rest. */

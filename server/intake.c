@@ -59,7 +59,7 @@ typedef struct {
     char code[64];
     char received_db[32], due_db[32], gender[2]; /* the dossier row's formatted values */
     char *receipt_body;      /* the receipt but its code (receipt_body) */
-    char *receipt;           /* the 201 body, also stored for Idempotency-Key replays */
+    char *receipt;           /* the 201 body, also stored with its Idempotency-Key for replays */
 } intake_ctx;
 
 #define IDEM_KEY_MAX 128 /* idempotency_key.idem_key */
@@ -238,20 +238,17 @@ static void reply_receipt(http_job *j, const char *code, const char *receipt, bo
 /* Same key seen before: same body -> the stored receipt, other body -> 409. */
 static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 {
-    unsigned char h[32];
-    uint64_t id = 0;
     db_rows *r = NULL;
-    mc_err rc = dossiers_idem_find(c, j->client.id, j->idem_key, h, &id);
+    size_t hlen = 0;
+    mc_err rc = dossiers_idem_find(c, j->client.id, j->idem_key, &r);
     if (rc) return rc;
-    if (memcmp(h, x->sha, 32) != 0) {
+    const char *h = db_rows_get(r, 0, 0, &hlen), *code = db_rows_get(r, 0, 1, NULL),
+               *receipt = db_rows_get(r, 0, 2, NULL);
+    if (!h || hlen != 32 || !code || !receipt) rc = MC_ERR_INTERNAL;
+    else if (memcmp(h, x->sha, 32) != 0)
         reply_problem(&j->out, MC_ERR_IDEMPOTENCY_CONFLICT, j->path,
                       "this Idempotency-Key was used with a different body; nothing was stored", NULL);
-        return MC_OK;
-    }
-    if ((rc = dossiers_receipt(c, id, &r))) return rc;
-    const char *code = db_rows_get(r, 0, 0, NULL), *receipt = db_rows_get(r, 0, 1, NULL);
-    if (code && receipt) reply_receipt(j, code, receipt, true);
-    else rc = MC_ERR_INTERNAL;
+    else reply_receipt(j, code, receipt, true);
     db_rows_free(r);
     return rc;
 }
@@ -387,7 +384,7 @@ static void dossier_row(pending *p, db_param *row)
         db_str_opt(x->doc.phone), db_str_opt(x->doc.email), db_str_opt(x->doc.address), db_str(x->doc.summary),
         db_str(STATE_SUBMITTED), db_i64(NATIONAL_NEW), db_str(x->received_db),
         x->has_due ? db_str(x->due_db) : db_null(), db_blob(x->sha, 32), db_blob(j->body, j->body_len),
-        db_str(x->receipt), db_i64((long long)x->declared)};
+        db_i64((long long)x->declared)};
     memcpy(row, r, sizeof(r));
 }
 
@@ -458,7 +455,8 @@ static mc_err insert_rows(db_conn *c, pending **items, size_t n)
         memcpy(hist[i], h, sizeof(h));
         if (j->idem_key[0]) {
             const db_param k[IDEM_ROW_COLS] = {db_i64((long long)j->client.id), db_str(j->idem_key),
-                                               db_blob(x->sha, 32), db_i64((long long)items[i]->id)};
+                                               db_blob(x->sha, 32), db_i64((long long)items[i]->id),
+                                               db_str(x->receipt)};
             memcpy(keys[nk++], k, sizeof(k));
         }
     }

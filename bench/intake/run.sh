@@ -3,7 +3,8 @@
 # ceiling: same-size durable single-row inserts into the same MariaDB at the same concurrency, measured
 # before and after the intake load (each phase starts once MariaDB has flushed the previous one's dirty
 # pages), the ratio taken against the higher of the two.
-# Not part of ctest. usage: bench/intake/run.sh [seconds] [connections]
+# Not part of ctest. usage: [KEYS=1] [POOL=n] bench/intake/run.sh [seconds] [connections]
+# KEYS=1: every request carries its own Idempotency-Key; POOL: db_pool_size (default: the configured one)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -56,7 +57,7 @@ raw_ceiling() { # $1: label; sets raw
 raw_ceiling before
 raw_before=$raw
 settle
-echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (db_pool_size ${POOL:-default})"
+echo "== intake: wrk -c$conns -d${secs}s POST /v1/dossiers (db_pool_size ${POOL:-default}$([ "${KEYS:-}" = 1 ] && echo ", an Idempotency-Key on each"))"
 # /healthz is sampled 100 times a second on one more connection during the load: answered by the loop thread, it shows
 # whether database work ever stalls the loop.
 python3 bench/intake/probe.py "$port" "$secs" 100 >"$MOTCUA_RUN/health.out" &

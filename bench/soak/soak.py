@@ -226,7 +226,7 @@ def unbatch(v):
 
 def checks():
     code_of = {}
-    rows = s.sql("SELECT k.idem_key, d.code, d.receipt FROM idempotency_key k JOIN dossier d ON d.id = k.dossier_id")
+    rows = s.sql("SELECT k.idem_key, d.code, k.receipt FROM idempotency_key k JOIN dossier d ON d.id = k.dossier_id")
     stored = collections.defaultdict(list)
     for ln in rows.splitlines():
         k, code, receipt = ln.split("\t", 2)
@@ -320,7 +320,8 @@ try:
         last = s.sql("SELECT code FROM dossier ORDER BY id DESC LIMIT 1")
         prefix, n = last.rsplit("-", 1)
         s.sql("UPDATE dossier SET code = '%s-%04d' WHERE code = '%s'" % (prefix, int(n) + 5, last))
-        s.sql("UPDATE dossier SET receipt = JSON_SET(receipt, '$.dueAt', 'x') WHERE code = '%s'" % code)
+        s.sql("UPDATE idempotency_key k JOIN dossier d ON d.id = k.dossier_id"
+              " SET k.receipt = JSON_SET(k.receipt, '$.dueAt', 'x') WHERE d.code = '%s'" % code)
         s.sql("UPDATE idempotency_key SET idem_key = CONCAT(idem_key, '-x') ORDER BY created_at LIMIT 1")
         checks()
         want = ["in the history 0 times", "without gaps", "not the one acknowledged", "stored but never acknowledged"]

@@ -41,7 +41,9 @@ try:
         time.sleep(0.2)
     H.check(ok, "after MariaDB restarts the same motcuad accepts dossiers again")
     H.check(s.req("GET", "/readyz").status == 200, "readyz 200 again")
-    H.check(s.sql("SELECT COUNT(*) FROM dossier WHERE code IS NULL OR receipt IS NULL") == "0", "no half-written dossier")
+    H.check(s.sql("SELECT COUNT(*) FROM idempotency_key k LEFT JOIN dossier d ON d.id = k.dossier_id"
+                  " WHERE d.id IS NULL OR d.code IS NULL OR k.receipt = ''") == "0",
+            "no half-written dossier: every key has its dossier and its receipt")
     H.check(s.sql("SELECT COUNT(*) FROM dossier d WHERE NOT EXISTS (SELECT 1 FROM dossier_history h WHERE h.dossier_id = d.id)") == "0",
             "every dossier has its history row")
 
