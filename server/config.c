@@ -32,6 +32,7 @@ static const config_row rows[] = {
           "MariaDB target: mariadb://user:pass@host[:port]/db[?socket=/path][&bulk=off]"),
     ROW_I(db_pool_size, "8", 1, 128, "database worker threads, one connection each"),
     ROW_I(db_queue_cap, "2048", 16, 1000000, "requests waiting for a database worker before 503"),
+    ROW_I(intake_inflight_max, "512", 1, 100000, "dossiers handed to the intake writer and not yet answered before 503 (~45 KiB each)"),
     ROW_I(db_connect_timeout_s, "2", 1, 60, "connect timeout towards MariaDB (seconds); reads and writes time out after 30 s"),
     ROW_S(schemas_dir, SRC "/schemas", "directory of catalog.json, units.json and the XSDs"),
     ROW_S(holidays_file, SRC "/schemas/calendar/holidays-vn.txt", "holiday table (data file: edit and restart, no rebuild)"),

@@ -14,6 +14,7 @@ typedef struct mc_config {
     char db_dsn[512];
     int db_pool_size;
     int db_queue_cap;
+    int intake_inflight_max;
     int db_connect_timeout_s;
     char schemas_dir[512];
     char holidays_file[512];

@@ -257,7 +257,6 @@ static mc_err replay(http_job *j, db_conn *c, const intake_ctx *x)
 
 #define BATCH_MAX 64 /* dossiers in one transaction */
 #define BATCH_BYTES (4u << 20) /* XML bytes in one transaction: its statements stay under max_allowed_packet */
-#define INFLIGHT_MAX (8 * BATCH_MAX) /* dossiers handed to the writer and not answered yet */
 #define SPARE_MAX BATCH_MAX /* pendings kept for reuse instead of freed */
 
 /* A dossier from its checks to its answer. The worker that checked it hands it to the writer and goes
@@ -289,7 +288,7 @@ static struct {
     bool running, stopping, sleeping;
     pthread_t thread;
     sem_t wake, resolved;
-    size_t inflight, resolving;
+    size_t inflight, inflight_max, resolving; /* dossiers queued or in the batch; their cap */
     db_dsn dsn;
     int timeout_s;
 } writer;
@@ -678,12 +677,12 @@ static void answer(db_conn *c, pending **items, size_t n)
 }
 
 /* Hand p to the writer, and this request's pool job with it; MC_OK when queued, MC_ERR_BUSY when
- * INFLIGHT_MAX dossiers already are. It never waits: the writer may need a worker (link_work). */
+ * inflight_max dossiers already are. It never waits: the writer may need a worker (link_work). */
 static mc_err enqueue(pending *p)
 {
     pthread_mutex_lock(&batch_mu);
     mc_err rc = !writer.running || writer.stopping ? MC_ERR_INTERNAL /* intake_start not called, or intake_stop */
-              : writer.inflight >= INFLIGHT_MAX    ? MC_ERR_BUSY
+              : writer.inflight >= writer.inflight_max ? MC_ERR_BUSY
               : !(p->job = db_pool_defer())        ? MC_ERR_INTERNAL
                                                    : MC_OK;
     if (rc) {
@@ -748,7 +747,7 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-mc_err intake_start(const db_dsn *dsn, int timeout_s)
+mc_err intake_start(const db_dsn *dsn, int timeout_s, size_t inflight_max)
 {
     pthread_mutex_lock(&batch_mu);
     bool already = writer.running;
@@ -756,6 +755,7 @@ mc_err intake_start(const db_dsn *dsn, int timeout_s)
     if (already) return MC_OK;
     writer.dsn = *dsn;
     writer.timeout_s = timeout_s;
+    writer.inflight_max = inflight_max;
     writer.stopping = writer.sleeping = false;
     sem_init(&writer.wake, 0, 0);
     sem_init(&writer.resolved, 0, 0);

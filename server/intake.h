@@ -8,8 +8,9 @@ void intake_post(http_job *j, db_conn *c);
 
 /* Start the group commit's writer thread with its own connection (dsn is copied). Call it from the
  * main thread: the writer keeps that thread's nice value, above the database workers'. Without it
- * every intake answers 500. */
-mc_err intake_start(const db_dsn *dsn, int timeout_s);
+ * every intake answers 500. Past inflight_max dossiers handed to it and not yet answered, intake
+ * answers 503. */
+mc_err intake_start(const db_dsn *dsn, int timeout_s, size_t inflight_max);
 /* Let the writer write whatever still waits, then join it. */
 void intake_stop(void);
 

@@ -110,7 +110,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "motcuad: cannot start the database workers\n");
         goto out;
     }
-    if (intake_start(&dsn, a.cfg.db_connect_timeout_s)) {
+    if (intake_start(&dsn, a.cfg.db_connect_timeout_s, (size_t)a.cfg.intake_inflight_max)) {
         fprintf(stderr, "motcuad: cannot start the intake writer\n");
         goto out;
     }

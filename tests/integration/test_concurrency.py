@@ -8,6 +8,8 @@ import glob
 import hashlib
 import os
 import re
+import subprocess
+import time
 import harness as H
 
 N = 200
@@ -97,6 +99,36 @@ try:
         H.check(ok_bytes, "%s: each stored body is byte for byte the one submitted (stored SHA-256 = SHA-256 of the bytes)" % how)
         H.check(ok_rows, "%s: each dossier row has its own procedure, each keyed one its own stored receipt" % how)
         H.check(ok_children, "%s: each dossier has its own components, one submit history row and one audit row" % how)
+    # the writer's cap: intake_inflight_max 8 and the writer held up (a session holds the audit chain's
+    # head, which every batch locks before COMMIT): 8 dossiers are taken, the rest get 503 overloaded
+    # at once; once the head is free the 8 are stored and answered 201, and nothing else is stored
+    capped = s.start(env={"MOTCUA_INTAKE_INFLIGHT_MAX": "8"})
+    before = int(s.sql("SELECT COUNT(*) FROM dossier"))
+    holder = subprocess.Popen([H.MARIADB_SH, "sql", "-N", "-B", "--unbuffered", s.db], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    holder.stdin.write("START TRANSACTION; SELECT last_id FROM audit_head WHERE one = 1 FOR UPDATE;\n")
+    holder.stdin.flush()
+    holder.stdout.readline()  # the row: the head is locked
+    M = 24
+    with cf.ThreadPoolExecutor(max_workers=M) as ex:
+        futs = [ex.submit(s.submit, body, idem=H.new_key_id(), port=capped.port) for _ in range(M)]
+        t0 = time.time()
+        while sum(f.done() for f in futs) < M - 8 and time.time() - t0 < 20:
+            time.sleep(0.05)
+        early = [f.result() for f in futs if f.done()]
+        H.check(len(early) == M - 8 and all(r.status == 503 for r in early),
+                "past the cap of 8 dossiers in flight: %d answered at once, all 503 (%s)"
+                % (len(early), sorted({r.status for r in early})))
+        H.check(all(r.json().get("type", "").endswith("/overloaded") and r.header("Retry-After") == "1"
+                    for r in early), "the refusals are 'overloaded' problems with Retry-After: 1")
+        H.check(int(s.sql("SELECT COUNT(*) FROM dossier")) == before, "nothing stored while the writer waits")
+        holder.stdin.write("ROLLBACK;\n")
+        holder.stdin.close()
+        holder.wait(timeout=20)
+    statuses = sorted(f.result().status for f in futs)
+    H.check(statuses == [201] * 8 + [503] * (M - 8), "once the writer goes on: 8 x 201, %d x 503 (%s)" % (M - 8, statuses))
+    H.check(int(s.sql("SELECT COUNT(*) FROM dossier")) == before + 8, "exactly the 8 answered 201 are stored")
+
     v = s.admin("audit", "verify", check_rc=False)
     H.check(v.returncode == 0, "the audit chain is intact after both: %r" % v.stdout[-200:])
 finally:
