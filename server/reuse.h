@@ -81,12 +81,13 @@ typedef struct reuse_request {
     catalog_plan_list *plan;
     reuse_outcome *out;
 } reuse_request;
-/* reuse_resolve for n dossiers with ONE candidate query for all of them (the group-commit leader
- * uses it for its batch); each dossier still links only results of its own holders. */
+/* reuse_resolve for n dossiers with ONE candidate query for all of them; each dossier still links
+ * only results of its own holders. */
 mc_err reuse_resolve_many(const struct results_svc *rs, db_conn *c, const calendar *cal, reuse_request *reqs,
                           size_t n);
-/* The two halves of reuse_resolve_many, so that a batch can share one query while every dossier is
- * linked (and its candidates re-verified) on its own thread: fetch prepares every request (declines,
+/* The two halves of reuse_resolve_many, so that a batch (the intake writer's) can share one query
+ * while its dossiers are linked (and their candidates re-verified) on several threads: fetch prepares
+ * every request (declines,
  * holders, types) and runs the one candidate query (*rows NULL when nothing can be reused; caller
  * frees); link_one links one request from those rows (rows is only read, so several threads may link
  * from it at once); c fetches signed bytes on a verification-cache miss. */
