@@ -628,11 +628,15 @@ struct db_pool {
 static _Thread_local db_job *running; /* the job this worker thread runs */
 static _Thread_local bool handed_over; /* its work called db_pool_defer: it is not this thread's any more */
 
-/* j finished: to the loop (caller holds p->mu). */
-static void push_done(db_pool *p, db_job *j)
+/* j's work is over, on the worker or (resumed) on the thread it was handed to: to the loop. */
+static void to_loop(db_pool *p, db_job *j, bool resumed)
 {
+    pthread_mutex_lock(&p->mu);
     j->next = p->done_head;
     p->done_head = j;
+    if (resumed && --p->deferred == 0) pthread_cond_broadcast(&p->resumed);
+    pthread_mutex_unlock(&p->mu);
+    event_active(p->done_ev, EV_READ, 0);
 }
 
 static void *worker_main(void *argp)
@@ -661,12 +665,7 @@ static void *worker_main(void *argp)
         handed_over = false;
         j->work(conn, j->arg);
         running = NULL;
-        if (handed_over) continue; /* db_pool_resume ends it, maybe already has: j may be gone */
-
-        pthread_mutex_lock(&p->mu);
-        push_done(p, j);
-        pthread_mutex_unlock(&p->mu);
-        event_active(p->done_ev, EV_READ, 0);
+        if (!handed_over) to_loop(p, j, false); /* else db_pool_resume ends it, maybe already has */
     }
     db_conn_close(conn);
     db_thread_end();
@@ -782,13 +781,7 @@ db_deferred *db_pool_defer(void)
 
 void db_pool_resume(db_deferred *j)
 {
-    if (!j) return;
-    db_pool *p = j->pool;
-    pthread_mutex_lock(&p->mu);
-    push_done(p, j);
-    if (--p->deferred == 0) pthread_cond_broadcast(&p->resumed);
-    pthread_mutex_unlock(&p->mu);
-    event_active(p->done_ev, EV_READ, 0);
+    if (j) to_loop(j->pool, j, true);
 }
 
 size_t db_pool_pending(db_pool *p)

@@ -140,7 +140,7 @@ out:
     identity_stop(a.identity);
     /* workers first: completions still pending are answered while their requests are alive */
     db_pool_free(a.pool); /* joins workers after the queue drains, closes their connections */
-    intake_stop();        /* after the workers: nobody waits on it any more */
+    intake_stop();        /* after the workers: db_pool_free waits for the writer to end the jobs handed to it */
     results_api_svc_free(a.results); /* after the workers: they hold its per-thread signers */
     identity_free(a.identity);
     http_free(&a);
